@@ -1,0 +1,195 @@
+"""Every setting of the worker, in one place.
+
+All settings come from the environment (prefix ``RESEND_``), so the same image runs on ECS and
+Kubernetes with nothing but configuration. Validation happens here, before any AWS call, so a
+bad deployment fails at start with one readable line per problem instead of at the first message.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# SQS refuses visibility timeouts above 12 hours.
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+
+
+class DedupeBackend(StrEnum):
+    MEMORY = "memory"
+    REDIS = "redis"
+    DYNAMODB = "dynamodb"
+    OFF = "off"
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class Settings(BaseSettings):
+    """The worker's configuration; see the settings table in the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RESEND_", extra="ignore", case_sensitive=False, frozen=True, populate_by_name=True
+    )
+
+    # Where requests come from and results go.
+    queue_url: str = Field(min_length=1)
+    result_topic_arn: str = Field(pattern=r"^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+(\.fifo)?$")
+    dead_letter_queue_url: str | None = None
+
+    # AWS location. AWS_REGION is the standard variable; RESEND_REGION wins when set.
+    region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$",
+    )
+    cognito_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+    # Consumption.
+    concurrency: int = Field(default=32, ge=1, le=1000)
+    receive_wait_seconds: int = Field(default=20, ge=0, le=20)
+    visibility_timeout_seconds: int = Field(default=60, ge=10, le=SQS_MAX_VISIBILITY_SECONDS)
+    shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=600)
+
+    # The Cognito call.
+    cognito_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    cognito_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    cognito_max_rps: float = Field(default=10.0, gt=0, le=10_000)
+    expected_replicas: int = Field(default=1, ge=1, le=1000)
+    rate_limit_redis_url: str | None = None
+
+    # Retry budget: in-process retries, then deferrals across deliveries.
+    retry_max_attempts: int = Field(default=4, ge=1, le=20)
+    retry_max_seconds: float = Field(default=15.0, gt=0, le=300)
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+    max_message_age_seconds: int = Field(default=86_400, ge=60, le=14 * 86_400)
+
+    # Client secrets for SECRET_HASH, in order of precedence.
+    client_secrets: Annotated[dict[str, SecretStr] | None, NoDecode] = None
+    client_secrets_file: Path | None = None
+    client_secrets_secret_id: str | None = None
+    client_secrets_refresh_seconds: int = Field(default=300, ge=10, le=86_400)
+
+    # Deduplication.
+    dedupe_backend: DedupeBackend = DedupeBackend.MEMORY
+    dedupe_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    dedupe_case_sensitive: bool = False
+    dedupe_fail_open: bool = False
+    dedupe_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
+    dedupe_key_prefix: str = Field(default="resend-worker", min_length=1, max_length=64)
+    redis_url: str | None = None
+    dedupe_table: str | None = None
+
+    # Observability.
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = LogFormat.AUTO
+    log_usernames: bool = False
+
+    @field_validator("client_secrets", mode="before")
+    @classmethod
+    def _parse_client_secrets(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                # Never echo the value: it holds secrets.
+                raise ValueError(f"is not valid JSON (line {exc.lineno} column {exc.colno})") from None
+        return parse_client_secrets_object(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _backend_needs_its_store(self) -> Settings:
+        if self.dedupe_backend is DedupeBackend.REDIS and not self.redis_url:
+            raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
+        if self.dedupe_backend is DedupeBackend.DYNAMODB and not self.dedupe_table:
+            raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
+        if self.retry_max_seconds >= self.visibility_timeout_seconds / 2:
+            raise ValueError(
+                "RESEND_RETRY_MAX_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"
+            )
+        return self
+
+    @property
+    def is_fifo_queue(self) -> bool:
+        return self.queue_url.endswith(".fifo")
+
+    @property
+    def is_fifo_topic(self) -> bool:
+        return self.result_topic_arn.endswith(".fifo")
+
+    @property
+    def user_pool_region(self) -> str:
+        return self.cognito_region or self.region
+
+
+def parse_client_secrets_object(value: Any) -> dict[str, SecretStr]:
+    """Check a ClientId -> secret mapping without ever putting a secret in an error."""
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object of ClientId to client secret")
+    secrets: dict[str, SecretStr] = {}
+    for client_id, secret in value.items():
+        if not isinstance(secret, str | SecretStr) or not str(
+            secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        ):
+            raise ValueError(f"the secret for ClientId {client_id!r} must be a non-empty string")
+        secrets[client_id] = secret if isinstance(secret, SecretStr) else SecretStr(secret)
+    return secrets
+
+
+class SettingsError(Exception):
+    """Raised with one human-readable line per bad setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "settings"
+    field = str(loc[0])
+    if field == "region":
+        return "AWS_REGION"
+    return "RESEND_" + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning pydantic's report into one line per problem.
+
+    Input values are never echoed, since some of them are secrets.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required but not set"
+            if error["loc"]:
+                problems.append(f"{env_name(error['loc'])}: {message}")
+            else:
+                problems.append(message)
+        raise SettingsError(problems) from None
