@@ -12,7 +12,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # SQS refuses visibility timeouts above 12 hours.
@@ -43,7 +50,11 @@ class Settings(BaseSettings):
     """The worker's configuration; see the settings table in the README."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RESEND_", extra="ignore", case_sensitive=False, frozen=True, populate_by_name=True
+        env_prefix="RESEND_",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+        populate_by_name=True,
     )
 
     # Where requests come from and results go.
@@ -111,7 +122,9 @@ class Settings(BaseSettings):
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 # Never echo the value: it holds secrets.
-                raise ValueError(f"is not valid JSON (line {exc.lineno} column {exc.colno})") from None
+                raise ValueError(
+                    f"is not valid JSON (line {exc.lineno} column {exc.colno})"
+                ) from None
         return parse_client_secrets_object(value)
 
     @field_validator("log_level", mode="before")
@@ -170,8 +183,8 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     if not loc:
         return "settings"
     field = str(loc[0])
-    if field == "region":
-        return "AWS_REGION"
+    if field.startswith(("RESEND_", "AWS_")):
+        return field
     return "RESEND_" + field.upper()
 
 
