@@ -1,0 +1,139 @@
+"""Where the app clients' secrets come from, and keeping them fresh.
+
+Three sources, the first configured wins: ``RESEND_CLIENT_SECRETS`` (JSON in the environment),
+``RESEND_CLIENT_SECRETS_FILE`` (the same JSON in a file, typically a mounted Kubernetes Secret,
+which the kubelet rewrites on rotation) and ``RESEND_CLIENT_SECRETS_SECRET_ID`` (an AWS Secrets
+Manager secret). The file and Secrets Manager sources are re-read every
+``RESEND_CLIENT_SECRETS_REFRESH_SECONDS`` so a rotation needs no restart; a failed re-read keeps the
+last good secrets and is logged and counted, never raised into message processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from pydantic import SecretStr
+
+from worker import metrics
+from worker.secret_hash import secret_hash
+from worker.settings import Settings, parse_client_secrets_object
+
+log = structlog.get_logger(__name__)
+
+Loader = Callable[[], Awaitable[dict[str, SecretStr]]]
+
+
+class ClientSecretsError(Exception):
+    """The secrets could not be loaded; the message never contains a secret."""
+
+
+class ClientSecrets:
+    """The current ClientId -> secret mapping, with the SECRET_HASH policy beside it."""
+
+    def __init__(self, loader: Loader | None, *, source: str, refresh_seconds: float) -> None:
+        self._loader = loader
+        self._secrets: dict[str, SecretStr] = {}
+        self.source = source
+        self._refresh_seconds = refresh_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings, secretsmanager: Any | None) -> ClientSecrets:
+        refresh = settings.client_secrets_refresh_seconds
+        if settings.client_secrets is not None:
+            fixed = dict(settings.client_secrets)
+
+            async def from_env() -> dict[str, SecretStr]:
+                return fixed
+
+            return cls(from_env, source="RESEND_CLIENT_SECRETS", refresh_seconds=0)
+        if settings.client_secrets_file is not None:
+            path = settings.client_secrets_file
+
+            async def from_file() -> dict[str, SecretStr]:
+                try:
+                    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+                except OSError as exc:
+                    raise ClientSecretsError(f"cannot read {path}: {exc.strerror}") from None
+                return _parse(text, str(path))
+
+            return cls(from_file, source="RESEND_CLIENT_SECRETS_FILE", refresh_seconds=refresh)
+        if settings.client_secrets_secret_id is not None:
+            secret_id = settings.client_secrets_secret_id
+            if secretsmanager is None:
+                raise ClientSecretsError("a Secrets Manager client is needed")
+
+            async def from_secrets_manager() -> dict[str, SecretStr]:
+                try:
+                    answer = await secretsmanager.get_secret_value(SecretId=secret_id)
+                except Exception as exc:
+                    code = (
+                        getattr(exc, "response", {})
+                        .get("Error", {})
+                        .get("Code", type(exc).__name__)
+                    )
+                    raise ClientSecretsError(
+                        f"cannot read Secrets Manager secret {secret_id}: {code}"
+                    ) from None
+                return _parse(answer.get("SecretString") or "", f"secret {secret_id}")
+
+            return cls(
+                from_secrets_manager,
+                source="RESEND_CLIENT_SECRETS_SECRET_ID",
+                refresh_seconds=refresh,
+            )
+        return cls(None, source="none", refresh_seconds=0)
+
+    async def load(self) -> None:
+        """Load at start; a failure here stops the worker (raise)."""
+        if self._loader is not None:
+            self._secrets = await self._loader()
+            metrics.client_secrets_refresh.labels("ok").inc()
+        log.info("client secrets loaded", source=self.source, client_count=len(self._secrets))
+
+    async def refresh_forever(self) -> None:
+        """Re-read periodically; keep the last good secrets on failure."""
+        if self._loader is None or self._refresh_seconds <= 0:
+            return
+        while True:
+            await asyncio.sleep(self._refresh_seconds)
+            try:
+                fresh = await self._loader()
+            except ClientSecretsError as exc:
+                metrics.client_secrets_refresh.labels("error").inc()
+                log.warning(
+                    "client secrets refresh failed; keeping the last good ones", error=str(exc)
+                )
+                continue
+            if set(fresh) != set(self._secrets) or any(
+                fresh[k].get_secret_value() != self._secrets[k].get_secret_value() for k in fresh
+            ):
+                log.info("client secrets changed", source=self.source, client_count=len(fresh))
+            self._secrets = fresh
+            metrics.client_secrets_refresh.labels("ok").inc()
+
+    def secret_hash_for(self, client_id: str, username: str, sent: str | None) -> str | None:
+        """The SecretHash to send: ours when we hold the secret, else the producer's, else none."""
+        secret = self._secrets.get(client_id)
+        if secret is not None:
+            return secret_hash(secret.get_secret_value(), username, client_id)
+        return sent
+
+    def known_client_ids(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
+
+def _parse(text: str, where: str) -> dict[str, SecretStr]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ClientSecretsError(
+            f"{where} is not valid JSON (line {exc.lineno} column {exc.colno})"
+        ) from None
+    try:
+        return parse_client_secrets_object(document)
+    except ValueError as exc:
+        raise ClientSecretsError(f"{where}: {exc}") from None
