@@ -1,0 +1,228 @@
+"""The retry policy: every decision about trying again lives in this module.
+
+Every Cognito outcome is classified by ``Error.Code`` (never by HTTP status: Cognito answers 400
+for TooManyRequestsException) into one of three actions:
+
+- ``RETRY`` now, in-process, with full-jitter exponential backoff bounded in attempts and time.
+- ``DEFER``: hand the message back to SQS with a visibility delay that grows with the number of
+  deliveries, and publish nothing yet.
+- ``PERMANENT``: publish ``failed`` and delete.
+
+Each message also has a delivery budget (``RESEND_MAX_ATTEMPTS`` deliveries and
+``RESEND_MAX_MESSAGE_AGE_SECONDS``); a deferral that would exceed it becomes a ``failed`` result
+instead, so the dead-letter queue only ever receives what the worker could not handle at all.
+The README carries this table; ``tests/test_retry.py`` checks every row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiohttp import ClientConnectionError, ServerDisconnectedError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_base,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from worker.settings import SQS_MAX_VISIBILITY_SECONDS
+
+
+class Action(StrEnum):
+    RETRY = "retry"
+    DEFER = "defer"
+    PERMANENT = "permanent"
+
+
+RETRY_NOW = frozenset({"TooManyRequestsException", "InternalErrorException"})
+DEFER = frozenset(
+    {
+        "LimitExceededException",
+        "CodeDeliveryFailureException",
+        "UnexpectedLambdaException",
+        "ForbiddenException",
+        "InvalidSmsRoleAccessPolicyException",
+        "InvalidSmsRoleTrustRelationshipException",
+        "InvalidEmailRoleAccessPolicyException",
+    }
+)
+PERMANENT = frozenset(
+    {
+        "NotAuthorizedException",
+        "UserNotFoundException",
+        "InvalidParameterException",
+        "ResourceNotFoundException",
+        "OperationNotEnabledException",
+        "UserLambdaValidationException",
+        "InvalidLambdaResponseException",
+        "ParamValidationError",
+    }
+)
+
+# Error.Code values for failures that never reached Cognito's answer.
+READ_TIMEOUT = "ReadTimeout"
+CONNECTION_ERROR = "ConnectionError"
+HTTP_5XX = "ServiceUnavailable"
+
+# Reasons that tell apart the two meanings of LimitExceededException, and other causes.
+PER_USER_LIMIT = "per_user_limit"
+DAILY_EMAIL_LIMIT = "daily_email_limit"
+ALREADY_CONFIRMED = "already_confirmed"
+RETRIES_EXHAUSTED = "retries_exhausted"
+
+# Deferral delays, in seconds.
+DEFER_BASE_SECONDS = 30
+DEFER_CAP_SECONDS = 900
+PER_USER_LIMIT_SECONDS = 3600
+DAILY_EMAIL_LIMIT_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do about one failed call, with the error as the result will report it."""
+
+    action: Action
+    code: str
+    message: str
+    reason: str | None = None
+
+
+def classify(exc: BaseException) -> Verdict:
+    """Map an exception from the Cognito call to an action."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        message = str(error.get("Message") or "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in RETRY_NOW:
+            return Verdict(Action.RETRY, code, message)
+        if code == "LimitExceededException":
+            reason = DAILY_EMAIL_LIMIT if "daily email" in message.lower() else PER_USER_LIMIT
+            return Verdict(Action.DEFER, code, message, reason)
+        if code in DEFER:
+            return Verdict(Action.DEFER, code, message)
+        if code == "InvalidParameterException" and "already confirmed" in message.lower():
+            return Verdict(Action.PERMANENT, code, message, ALREADY_CONFIRMED)
+        if code in PERMANENT:
+            return Verdict(Action.PERMANENT, code, message)
+        if status >= 500 and (not code or code == str(status)):
+            return Verdict(Action.RETRY, HTTP_5XX, f"HTTP {status} without an error code")
+        # A code Cognito did not document when this was written: keep the message and let the
+        # delivery budget decide, rather than answer a user "failed" for something new.
+        return Verdict(Action.DEFER, code or f"HTTP{status}", message)
+    if isinstance(exc, ReadTimeoutError):
+        return Verdict(Action.RETRY, READ_TIMEOUT, "no answer within the read timeout")
+    if isinstance(
+        exc,
+        ConnectTimeoutError
+        | EndpointConnectionError
+        | ConnectionClosedError
+        | ClientConnectionError
+        | ServerDisconnectedError
+        | ConnectionError,
+    ):
+        return Verdict(Action.RETRY, CONNECTION_ERROR, type(exc).__name__)
+    if isinstance(exc, ParamValidationError):
+        return Verdict(Action.PERMANENT, "ParamValidationError", "request rejected before sending")
+    return Verdict(Action.DEFER, type(exc).__name__, "unexpected error")
+
+
+class _RetryNow(retry_base):
+    """tenacity's retry predicate for one request's Cognito call.
+
+    A read timeout is ambiguous (Cognito may have sent the code), so it is retried at most once,
+    and only when the caller holds the user's dedupe claim, so that no other attempt for the same
+    user can be in flight.
+    """
+
+    def __init__(self, read_timeout_retry_allowed: bool) -> None:
+        self._read_timeouts_left = 1 if read_timeout_retry_allowed else 0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None and outcome.failed else None
+        if exc is None:
+            return False
+        verdict = classify(exc)
+        if verdict.action is not Action.RETRY:
+            return False
+        if verdict.code == READ_TIMEOUT:
+            if self._read_timeouts_left <= 0:
+                return False
+            self._read_timeouts_left -= 1
+        return True
+
+
+def cognito_retrying(
+    *,
+    max_attempts: int,
+    max_seconds: float,
+    read_timeout_retry_allowed: bool,
+    before_sleep: Callable[[RetryCallState], Awaitable[None] | None] | None = None,
+) -> AsyncRetrying:
+    """Exponential backoff with full jitter, bounded in attempts and in total time.
+
+    Raises the last exception when the budget runs out (``reraise``), for ``classify`` to judge.
+    """
+    return AsyncRetrying(
+        retry=_RetryNow(read_timeout_retry_allowed),
+        wait=wait_random_exponential(multiplier=0.1, max=max(0.2, max_seconds / 4)),
+        stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def when_exhausted(verdict: Verdict) -> Verdict:
+    """A retry-now error whose in-process budget ran out is deferred, not failed."""
+    if verdict.action is Action.RETRY:
+        return Verdict(Action.DEFER, verdict.code, verdict.message, RETRIES_EXHAUSTED)
+    return verdict
+
+
+def defer_delay(verdict: Verdict, receive_count: int) -> int:
+    """Seconds to keep a deferred message invisible; grows with deliveries, capped by SQS."""
+    step = max(0, receive_count - 1)
+    if verdict.reason == PER_USER_LIMIT:
+        delay = PER_USER_LIMIT_SECONDS
+    elif verdict.reason == DAILY_EMAIL_LIMIT:
+        delay = DAILY_EMAIL_LIMIT_SECONDS * 2**step
+    else:
+        delay = min(DEFER_CAP_SECONDS, DEFER_BASE_SECONDS * 2**step)
+        delay = int(delay * random.uniform(0.8, 1.0))
+    return int(min(delay, SQS_MAX_VISIBILITY_SECONDS))
+
+
+def budget_spent(
+    *, receive_count: int, age_seconds: float, delay: int, max_attempts: int, max_age: int
+) -> bool:
+    """True when deferring again would exceed the message's delivery or age budget."""
+    return receive_count >= max_attempts or age_seconds + delay > max_age
+
+
+def plumbing_retrying() -> AsyncRetrying:
+    """Our own plumbing (SNS publish, SQS delete) retries a few times on top of botocore's.
+
+    Only errors that may pass are retried; a per-entry failure with a sender fault is final.
+    """
+    return AsyncRetrying(
+        retry=retry_if_exception(lambda exc: not getattr(exc, "sender_fault", False)),
+        wait=wait_random_exponential(multiplier=0.1, max=2),
+        stop=stop_after_attempt(3),
+        reraise=True,
+    )
