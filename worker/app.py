@@ -1,0 +1,192 @@
+"""Wiring: build the worker's parts from settings, check its dependencies, run until a signal.
+
+Start-up order matters for the probes: the HTTP server comes up first (not ready), then the
+clients, the secrets and the reachability checks; only then is the worker ready and polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from contextlib import AsyncExitStack
+
+import structlog
+from botocore.exceptions import ClientError
+
+from worker import __version__
+from worker.aws import AwsClients
+from worker.claims import Claims
+from worker.client_secrets import ClientSecrets, ClientSecretsError
+from worker.cognito import CognitoCaller
+from worker.consumer import Consumer
+from worker.dedupe import build_dedupe_store
+from worker.health import Health, start_server
+from worker.processor import Processor
+from worker.queue import Queue
+from worker.rate_limit import build_rate_limiter
+from worker.results import ResultPublisher
+from worker.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# Errors that no amount of waiting fixes: stop with a clear message instead of looping.
+FATAL_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NotFound",
+        "NotFoundException",
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthorizationError",
+        "InvalidClientTokenId",
+        "ResourceNotFoundException",
+    }
+)
+STARTUP_RETRY_SECONDS = 5.0
+
+
+class StartupError(Exception):
+    """A dependency is missing or forbidden; the message says which and why."""
+
+
+async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    health = Health(stale_after_seconds=3 * settings.receive_wait_seconds + 60)
+    async with AsyncExitStack() as stack:
+        runner, port = await start_server(health, settings.metrics_host, settings.metrics_port)
+        stack.push_async_callback(runner.cleanup)
+        log.info("http server listening", port=port, version=__version__)
+
+        clients = await stack.enter_async_context(AwsClients(settings))
+        queue = Queue(
+            clients.sqs,
+            settings.queue_url,
+            dead_letter_queue_url=settings.dead_letter_queue_url,
+            visibility_timeout=settings.visibility_timeout_seconds,
+        )
+        publisher = ResultPublisher(clients.sns, settings.result_topic_arn)
+        secrets = ClientSecrets.from_settings(settings, clients.secretsmanager)
+        limiter = build_rate_limiter(settings)
+        stack.push_async_callback(limiter.close)
+        store = build_dedupe_store(settings)
+        if store is not None:
+            stack.push_async_callback(store.close)
+        else:
+            log.warning("deduplication is off: duplicate requests each send a code")
+
+        consumer: Consumer | None = None
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+
+        def on_signal(signum: int) -> None:
+            log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+            health.stopping = True
+            stopping.set()
+            if consumer is not None:
+                consumer.stop()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+            stack.callback(loop.remove_signal_handler, signum)
+
+        checks = asyncio.create_task(
+            _check_dependencies(settings, queue, publisher, secrets, store, health)
+        )
+        await asyncio.wait(
+            {checks, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if stopping.is_set():
+            checks.cancel()
+            return
+        checks.result()
+
+        refresher = asyncio.create_task(secrets.refresh_forever())
+        stack.callback(refresher.cancel)
+        claims = Claims(
+            store,
+            window_seconds=settings.dedupe_window_seconds,
+            lease_seconds=settings.cognito_connect_timeout_seconds
+            + settings.cognito_read_timeout_seconds
+            + 5,
+            case_sensitive=settings.dedupe_case_sensitive,
+            fail_open=settings.dedupe_fail_open,
+        )
+        processor = Processor(
+            settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims
+        )
+        consumer = Consumer(
+            queue,
+            publisher,
+            processor,
+            health,
+            concurrency=settings.concurrency,
+            wait_seconds=settings.receive_wait_seconds,
+            fifo=settings.is_fifo_queue,
+        )
+        health.ready = True
+        health.polled()
+        log.info(
+            "worker ready",
+            queue_url=settings.queue_url,
+            concurrency=settings.concurrency,
+            cognito_max_rps=settings.cognito_max_rps,
+            dedupe_backend=settings.dedupe_backend.value,
+        )
+        if ready is not None:
+            ready.set()
+        poller = asyncio.create_task(consumer.run(settings.shutdown_timeout_seconds))
+        health.poller = poller
+        await poller
+    log.info("worker stopped")
+
+
+async def _check_dependencies(
+    settings: Settings,
+    queue: Queue,
+    publisher: ResultPublisher,
+    secrets: ClientSecrets,
+    store: object,
+    health: Health,
+) -> None:
+    """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
+    while True:
+        try:
+            attributes = await queue.attributes()
+            _warn_about_redrive(settings, attributes)
+            await publisher.topic_attributes()
+            await secrets.load()
+            ping = getattr(store, "ping", None)
+            if ping is not None:
+                await ping()
+            return
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            operation = exc.operation_name
+            if code in FATAL_CODES:
+                raise StartupError(
+                    f"{operation} failed with {code}: check the settings and IAM"
+                ) from None
+            health.not_ready_reason = f"{operation}: {code}"
+        except ClientSecretsError as exc:
+            raise StartupError(f"client secrets: {exc}") from None
+        except Exception as exc:
+            health.not_ready_reason = f"dependency check: {type(exc).__name__}"
+        log.warning("dependencies not reachable yet; retrying", reason=health.not_ready_reason)
+        await asyncio.sleep(STARTUP_RETRY_SECONDS)
+
+
+def _warn_about_redrive(settings: Settings, attributes: dict[str, str]) -> None:
+    policy = attributes.get("RedrivePolicy")
+    if not policy:
+        log.warning("the queue has no redrive policy: a message the worker cannot handle stays")
+        return
+    max_receive = int(json.loads(policy).get("maxReceiveCount", 0))
+    if max_receive <= settings.max_attempts:
+        log.warning(
+            "the queue's maxReceiveCount is not above RESEND_MAX_ATTEMPTS: deferred requests "
+            "may reach the dead-letter queue before the worker answers them",
+            max_receive_count=max_receive,
+            max_attempts=settings.max_attempts,
+        )

@@ -1,0 +1,290 @@
+"""The consumer loop: long-poll SQS, keep N messages in flight, carry out each disposition.
+
+A message is deleted only after its result is published. Messages still being worked on get their
+visibility extended before it runs out, so a slow call never causes a redelivery. On FIFO queues a
+receive's messages are processed group by group, in order; once one of a group is handed back, the
+rest of that group is handed back too, so order survives retries.
+
+Shutdown: stop receiving at once, let in-flight messages finish within the shutdown timeout,
+publish and delete what finished, hand the rest back to the queue (visibility 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from worker import metrics
+from worker.health import Health
+from worker.models import Outcome
+from worker.processor import Defer, Delivery, Processor, Publish
+from worker.queue import Queue
+from worker.results import ResultPublisher
+
+log = structlog.get_logger(__name__)
+
+# Extend a message's visibility when less than this share of the timeout is left.
+EXTEND_WHEN_LEFT = 0.5
+# Back-off after a failed receive, so a broken queue does not spin the loop.
+RECEIVE_ERROR_PAUSE_SECONDS = 2.0
+# A message whose publication failed comes back after this long (its result is in the store).
+PUBLISH_FAILED_RETRY_SECONDS = 10
+# A message whose processing raised unexpectedly comes back after this long.
+INTERNAL_ERROR_RETRY_SECONDS = 30
+
+
+@dataclass
+class InFlight:
+    delivery: Delivery
+    visible_at: float  # monotonic time at which SQS would make the message visible again
+    done: bool = False
+
+
+class Consumer:
+    def __init__(
+        self,
+        queue: Queue,
+        publisher: ResultPublisher,
+        processor: Processor,
+        health: Health,
+        *,
+        concurrency: int,
+        wait_seconds: int,
+        fifo: bool,
+    ) -> None:
+        self._queue = queue
+        self._publisher = publisher
+        self._processor = processor
+        self._health = health
+        self._concurrency = concurrency
+        self._wait_seconds = wait_seconds
+        self._fifo = fifo
+        self._in_flight: dict[str, InFlight] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop receiving now; ``run`` then finishes the work in hand and returns."""
+        self._health.stopping = True
+        self._stopping.set()
+
+    async def run(self, shutdown_timeout: float) -> None:
+        extender = asyncio.create_task(self._extend_visibility_forever())
+        try:
+            await self._poll_until_stopped()
+        finally:
+            await self._finish_in_flight(shutdown_timeout)
+            extender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await extender
+            await self._publisher.drain()
+            await self._queue.drain()
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def _poll_until_stopped(self) -> None:
+        stop_wait = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                free = self._concurrency - len(self._in_flight)
+                if free <= 0:
+                    self._slot_freed.clear()
+                    await asyncio.wait(
+                        {asyncio.create_task(self._slot_freed.wait()), stop_wait},
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    continue
+                receive = asyncio.create_task(self._queue.receive(free, self._wait_seconds))
+                await asyncio.wait({receive, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not receive.done():
+                    # Shutdown during a long poll: SQS keeps anything it had not yet returned.
+                    receive.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await receive
+                    break
+                try:
+                    deliveries = receive.result()
+                except Exception as exc:
+                    log.error("receive failed", error=repr(exc))
+                    await asyncio.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
+                    continue
+                self._health.polled()
+                metrics.last_successful_poll.set_to_current_time()
+                self._dispatch(deliveries)
+        finally:
+            stop_wait.cancel()
+
+    def _dispatch(self, deliveries: list[Delivery]) -> None:
+        metrics.messages_received.inc(len(deliveries))
+        visible_at = time.monotonic() + self._queue.visibility_timeout
+        for delivery in deliveries:
+            self._in_flight[delivery.message_id] = InFlight(delivery, visible_at)
+        metrics.messages_in_flight.set(len(self._in_flight))
+        if self._stopping.is_set():
+            self._spawn(self._release(deliveries))
+        elif self._fifo:
+            for group in _groups(deliveries):
+                self._spawn(self._handle_group(group))
+        else:
+            for delivery in deliveries:
+                self._spawn(self._handle_one(delivery))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one message -----------------------------------------------------------------------
+
+    async def _handle_group(self, group: list[Delivery]) -> None:
+        for index, delivery in enumerate(group):
+            if not await self._handle_one(delivery):
+                await self._release(group[index + 1 :])
+                return
+
+    async def _handle_one(self, delivery: Delivery) -> bool:
+        """Process and settle one message; True when it is finished (deleted or answered)."""
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            message_id=delivery.message_id, attempt=delivery.receive_count
+        )
+        started = time.perf_counter()
+        finished = False
+        try:
+            disposition = await self._processor.process(delivery)
+            structlog.contextvars.bind_contextvars(
+                duration_ms=round((time.perf_counter() - started) * 1000, 1)
+            )
+            if isinstance(disposition, Defer):
+                await self._defer(delivery, disposition)
+            else:
+                finished = await self._settle(delivery, disposition)
+        except asyncio.CancelledError:
+            # Shutdown ran out of time: hand the message back for another replica.
+            with contextlib.suppress(Exception):
+                await self._queue.change_visibility(delivery.receipt_handle, 0)
+            raise
+        except Exception as exc:
+            log.exception("processing failed unexpectedly", error=repr(exc))
+            metrics.deferrals.labels("internal_error").inc()
+            with contextlib.suppress(Exception):
+                await self._queue.change_visibility(
+                    delivery.receipt_handle, INTERNAL_ERROR_RETRY_SECONDS
+                )
+        finally:
+            self._done(delivery)
+        return finished
+
+    async def _settle(self, delivery: Delivery, disposition: Publish) -> bool:
+        result = disposition.result
+        error_code = result.Error.Code if result.Error else None
+        if disposition.publish:
+            try:
+                await self._publisher.publish(result, delivery.trace)
+            except Exception as exc:
+                log.error(
+                    "result not published; the message will come back",
+                    outcome=result.Outcome.value,
+                    error_code=error_code,
+                    error=repr(exc),
+                )
+                await self._queue.change_visibility(
+                    delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
+                )
+                return False
+            metrics.messages_processed.labels(result.Outcome.value).inc()
+            metrics.message_age.observe(delivery.age_seconds)
+            if result.Error is not None and result.Outcome is Outcome.FAILED:
+                metrics.permanent_failures.labels(result.Error.Code).inc()
+        if disposition.dead_letter is not None:
+            await self._queue.dead_letter(delivery, disposition.dead_letter)
+        if disposition.delete:
+            try:
+                await self._queue.delete(delivery.receipt_handle)
+            except Exception as exc:
+                # The result is out; a redelivery is answered from the dedupe store.
+                log.error("delete failed", error=repr(exc))
+        log.info(
+            "message done",
+            outcome=result.Outcome.value,
+            error_code=error_code,
+            reason=result.Error.Reason if result.Error else None,
+            published=disposition.publish,
+            deleted=disposition.delete,
+        )
+        return True
+
+    async def _defer(self, delivery: Delivery, defer: Defer) -> None:
+        metrics.deferrals.labels(defer.reason).inc()
+        await self._queue.change_visibility(delivery.receipt_handle, defer.delay)
+        log.info("message deferred", outcome="deferred", reason=defer.reason, delay=defer.delay)
+
+    async def _release(self, deliveries: Iterable[Delivery]) -> None:
+        """Hand messages back to the queue at once (shutdown, or after a FIFO group stopped)."""
+        for delivery in list(deliveries):
+            with contextlib.suppress(Exception):
+                await self._queue.change_visibility(delivery.receipt_handle, 0)
+            self._done(delivery)
+
+    def _done(self, delivery: Delivery) -> None:
+        entry = self._in_flight.pop(delivery.message_id, None)
+        if entry is not None:
+            entry.done = True
+        metrics.messages_in_flight.set(len(self._in_flight))
+        self._slot_freed.set()
+
+    # -- visibility and shutdown -----------------------------------------------------------
+
+    async def _extend_visibility_forever(self) -> None:
+        timeout = self._queue.visibility_timeout
+        while True:
+            await asyncio.sleep(max(1.0, timeout * EXTEND_WHEN_LEFT / 3))
+            now = time.monotonic()
+            due = [
+                entry
+                for entry in list(self._in_flight.values())
+                if entry.visible_at - now < timeout * EXTEND_WHEN_LEFT
+            ]
+            if due:
+                await asyncio.gather(*(self._extend(entry, timeout) for entry in due))
+
+    async def _extend(self, entry: InFlight, seconds: int) -> None:
+        try:
+            await self._queue.change_visibility(entry.delivery.receipt_handle, seconds)
+        except Exception as exc:
+            log.warning(
+                "visibility extension failed",
+                message_id=entry.delivery.message_id,
+                error=repr(exc),
+            )
+            return
+        entry.visible_at = time.monotonic() + seconds
+        metrics.sqs_visibility_extensions.inc()
+
+    async def _finish_in_flight(self, shutdown_timeout: float) -> None:
+        if self._tasks:
+            log.info("finishing in-flight messages", in_flight=len(self._in_flight))
+            _, pending = await asyncio.wait(set(self._tasks), timeout=shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        unfinished = [entry.delivery for entry in self._in_flight.values()]
+        if unfinished:
+            log.warning("returning unfinished messages to the queue", count=len(unfinished))
+            await self._release(unfinished)
+
+
+def _groups(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Split a FIFO receive into its message groups, each in queue order."""
+    groups: dict[str | None, list[Delivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(delivery.group_id, []).append(delivery)
+    return list(groups.values())

@@ -1,0 +1,227 @@
+"""One message's path: parse, dedupe, SECRET_HASH, Cognito, and what to do with the message.
+
+``Processor.process`` never touches the queue or the topic. It returns a disposition (publish this
+result, or defer the message) and the consumer carries it out, so the policy for a message reads
+in one place, top to bottom, and is testable without SQS.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from worker import metrics
+from worker.claims import Answered, Claims, Proceed, Wait
+from worker.client_secrets import ClientSecrets
+from worker.cognito import CognitoCaller, Sent
+from worker.logs import username_hash
+from worker.models import ErrorInfo, InvalidRequest, Outcome, ResendRequest, Result, parse_body
+from worker.retry import DAILY_EMAIL_LIMIT, Action, budget_spent, defer_delay
+from worker.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received SQS message, with the system attributes the worker relies on."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_at: float | None
+    group_id: str | None = None
+    trace: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_sqs(cls, message: dict[str, Any]) -> Delivery:
+        system = message.get("Attributes", {})
+        sent_ms = system.get("SentTimestamp")
+        trace = {
+            name: str(message.get("MessageAttributes", {})[name].get("StringValue", ""))
+            for name in TRACE_ATTRIBUTES
+            if name in message.get("MessageAttributes", {})
+        }
+        if "AWSTraceHeader" in system:
+            trace["AWSTraceHeader"] = system["AWSTraceHeader"]
+        return cls(
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            body=message.get("Body", ""),
+            receive_count=int(system.get("ApproximateReceiveCount", "1")),
+            sent_at=int(sent_ms) / 1000 if sent_ms else None,
+            group_id=system.get("MessageGroupId"),
+            trace=trace,
+        )
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, time.time() - self.sent_at) if self.sent_at else 0.0
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Publish ``result``; then delete the message unless ``delete`` is false.
+
+    ``dead_letter`` asks for the raw body to be copied to the dead-letter queue first, so an
+    invalid body is never lost. ``publish`` is false only for an invalid body seen again when no
+    dead-letter queue is configured: its result went out on the first delivery.
+    """
+
+    result: Result
+    delete: bool = True
+    dead_letter: ErrorInfo | None = None
+    publish: bool = True
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Hand the message back to SQS for ``delay`` seconds; publish nothing yet."""
+
+    delay: int
+    reason: str
+
+
+Disposition = Publish | Defer
+
+
+class Processor:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: ClientSecrets,
+        caller: CognitoCaller,
+        claims: Claims,
+    ) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._caller = caller
+        self._claims = claims
+        self._has_dead_letter_queue = settings.dead_letter_queue_url is not None
+
+    async def process(self, delivery: Delivery) -> Disposition:
+        try:
+            request = parse_body(delivery.body)
+        except InvalidRequest as exc:
+            return self._invalid(delivery, exc)
+        request_id = request.RequestId or delivery.message_id
+        self._bind(request, request_id)
+
+        claim = await self._claims.claim(request, delivery.message_id, request_id)
+        if isinstance(claim, Wait):
+            return self._defer_or_fail(delivery, request, request_id, claim.reason, claim.delay)
+        if isinstance(claim, Answered):
+            return Publish(claim.result.model_copy(update={"Username": request.Username}))
+        return await self._call_cognito(delivery, request, request_id, claim)
+
+    async def _call_cognito(
+        self, delivery: Delivery, request: ResendRequest, request_id: str, claim: Proceed
+    ) -> Disposition:
+        result: Result | None = None
+        try:
+            secret_hash = self._secrets.secret_hash_for(
+                request.ClientId, request.Username, request.SecretHash
+            )
+            call = await self._caller.resend(
+                request.cognito_params(secret_hash), holds_claim=claim.holds_claim
+            )
+            structlog.contextvars.bind_contextvars(cognito_calls=call.calls)
+            if isinstance(call, Sent):
+                result = self._result(delivery, request, request_id, Outcome.SENT)
+                result = result.model_copy(
+                    update={"CodeDeliveryDetails": call.code_delivery_details}
+                )
+                return Publish(result)
+            verdict = call.verdict
+            error = ErrorInfo(Code=verdict.code, Message=verdict.message, Reason=verdict.reason)
+            if verdict.action is Action.PERMANENT:
+                result = self._result(delivery, request, request_id, Outcome.FAILED, error)
+                return Publish(result)
+            if verdict.reason == DAILY_EMAIL_LIMIT:
+                metrics.daily_email_limit.inc()
+            delay = defer_delay(verdict, delivery.receive_count)
+            disposition = self._defer_or_fail(
+                delivery, request, request_id, verdict.reason or verdict.code, delay, error
+            )
+            if isinstance(disposition, Publish):
+                result = disposition.result
+            return disposition
+        finally:
+            await self._claims.finish(claim, result)
+
+    def _defer_or_fail(
+        self,
+        delivery: Delivery,
+        request: ResendRequest,
+        request_id: str,
+        reason: str,
+        delay: int,
+        error: ErrorInfo | None = None,
+    ) -> Disposition:
+        """Defer within the message's budget; once it is spent, answer ``failed``."""
+        if budget_spent(
+            receive_count=delivery.receive_count,
+            age_seconds=delivery.age_seconds,
+            delay=delay,
+            max_attempts=self._settings.max_attempts,
+            max_age=self._settings.max_message_age_seconds,
+        ):
+            error = error or ErrorInfo(Code="DeferralBudgetExhausted", Message=reason)
+            return Publish(self._result(delivery, request, request_id, Outcome.FAILED, error))
+        return Defer(delay, reason)
+
+    def _invalid(self, delivery: Delivery, exc: InvalidRequest) -> Publish:
+        error = ErrorInfo(Code=exc.code, Message=exc.message)
+        result = Result(
+            Outcome=Outcome.INVALID,
+            RequestId=exc.request_id or delivery.message_id,
+            MessageId=delivery.message_id,
+            ClientId=exc.client_id,
+            Username=exc.username,
+            Error=error,
+            Attempts=delivery.receive_count,
+        )
+        structlog.contextvars.bind_contextvars(
+            request_id=result.RequestId,
+            client_id=exc.client_id,
+            user=username_hash(exc.client_id, exc.username),
+        )
+        if self._has_dead_letter_queue:
+            return Publish(result, dead_letter=error)
+        # No dead-letter queue of ours: leave the body to the queue's redrive policy and
+        # answer once, on the first delivery.
+        return Publish(result, delete=False, publish=delivery.receive_count == 1)
+
+    def _result(
+        self,
+        delivery: Delivery,
+        request: ResendRequest,
+        request_id: str,
+        outcome: Outcome,
+        error: ErrorInfo | None = None,
+    ) -> Result:
+        return Result(
+            Outcome=outcome,
+            RequestId=request_id,
+            MessageId=delivery.message_id,
+            ClientId=request.ClientId,
+            Username=request.Username,
+            Error=error,
+            Attempts=delivery.receive_count,
+        )
+
+    def _bind(self, request: ResendRequest, request_id: str) -> None:
+        context: dict[str, Any] = {
+            "request_id": request_id,
+            "client_id": request.ClientId,
+            "user": username_hash(request.ClientId, request.Username),
+        }
+        if self._settings.log_usernames:
+            context["username"] = request.Username
+        structlog.contextvars.bind_contextvars(**context)
