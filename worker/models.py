@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_+]+(?![\s\S])"
 SECRET_HASH_PATTERN = r"^[A-Za-z0-9_+=/]+(?![\s\S])"  # noqa: S105
@@ -34,6 +41,18 @@ def _matches(pattern: str, value: str) -> bool:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # Optional members are omitted, never null: botocore would reject a null parameter.
+        if isinstance(data, dict):
+            nulls = [
+                key for key, value in data.items() if value is None and key in cls.model_fields
+            ]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: must be omitted rather than null")
+        return data
 
 
 class UserContextDataShape(_Strict):

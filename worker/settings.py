@@ -8,6 +8,7 @@ bad deployment fails at start with one readable line per problem instead of at t
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
 SQS_MAX_VISIBILITY_SECONDS = 43_200
 
@@ -65,7 +67,7 @@ class Settings(BaseSettings):
     # AWS location. AWS_REGION is the standard variable; RESEND_REGION wins when set.
     region: str = Field(
         default="us-east-1",
-        validation_alias=AliasChoices("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        validation_alias=AliasChoices(*REGION_VARIABLES),
         pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$",
     )
     cognito_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -183,8 +185,9 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     if not loc:
         return "settings"
     field = str(loc[0])
-    if field.startswith(("RESEND_", "AWS_")):
-        return field
+    if field in REGION_VARIABLES or field == "region":
+        # Name the variable that was actually set, in the order they take precedence.
+        return next((name for name in REGION_VARIABLES if os.environ.get(name)), "AWS_REGION")
     return "RESEND_" + field.upper()
 
 

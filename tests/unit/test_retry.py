@@ -1,0 +1,172 @@
+"""Every row of the classification table leads to its action; budgets and delays are bounded."""
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
+
+from worker.retry import (
+    ALREADY_CONFIRMED,
+    DAILY_EMAIL_LIMIT,
+    DEFER,
+    PER_USER_LIMIT,
+    PERMANENT,
+    RETRIES_EXHAUSTED,
+    RETRY_NOW,
+    Action,
+    budget_spent,
+    classify,
+    cognito_retrying,
+    defer_delay,
+    when_exhausted,
+)
+from worker.settings import SQS_MAX_VISIBILITY_SECONDS
+
+
+def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "ResendConfirmationCode",
+    )
+
+
+TABLE = [
+    ("TooManyRequestsException", "Too many requests", Action.RETRY, None),
+    ("InternalErrorException", "Internal error", Action.RETRY, None),
+    (
+        "LimitExceededException",
+        "Attempt limit exceeded, please try after some time.",
+        Action.DEFER,
+        PER_USER_LIMIT,
+    ),
+    (
+        "LimitExceededException",
+        "Exceeded daily email limit for the operation or the account.",
+        Action.DEFER,
+        DAILY_EMAIL_LIMIT,
+    ),
+    ("CodeDeliveryFailureException", "x", Action.DEFER, None),
+    ("UnexpectedLambdaException", "x", Action.DEFER, None),
+    ("ForbiddenException", "x", Action.DEFER, None),
+    ("InvalidSmsRoleAccessPolicyException", "x", Action.DEFER, None),
+    ("InvalidSmsRoleTrustRelationshipException", "x", Action.DEFER, None),
+    ("InvalidEmailRoleAccessPolicyException", "x", Action.DEFER, None),
+    ("NotAuthorizedException", "Unable to verify secret hash for client c", Action.PERMANENT, None),
+    ("UserNotFoundException", "Username/client id combination not found.", Action.PERMANENT, None),
+    (
+        "InvalidParameterException",
+        "User is already confirmed.",
+        Action.PERMANENT,
+        ALREADY_CONFIRMED,
+    ),
+    ("InvalidParameterException", "1 validation error detected", Action.PERMANENT, None),
+    ("ResourceNotFoundException", "User pool client c does not exist.", Action.PERMANENT, None),
+    ("OperationNotEnabledException", "x", Action.PERMANENT, None),
+    ("UserLambdaValidationException", "x", Action.PERMANENT, None),
+    ("InvalidLambdaResponseException", "x", Action.PERMANENT, None),
+]
+
+
+@pytest.mark.parametrize(("code", "message", "action", "reason"), TABLE)
+def test_table(code: str, message: str, action: Action, reason: str | None) -> None:
+    verdict = classify(client_error(code, message))
+    assert (verdict.action, verdict.code, verdict.reason) == (action, code, reason)
+    assert verdict.message == message
+
+
+def test_table_covers_every_error_of_the_operation() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    errors = {shape.name for shape in model.operation_model("ResendConfirmationCode").error_shapes}
+    covered = RETRY_NOW | DEFER | PERMANENT
+    assert errors <= covered, errors - covered
+    assert {row[0] for row in TABLE} == errors
+
+
+def test_never_by_http_status() -> None:
+    # Cognito sends TooManyRequestsException as 400 and the classification must not care.
+    assert classify(client_error("TooManyRequestsException", status=400)).action is Action.RETRY
+    assert classify(client_error("UserNotFoundException", status=500)).action is Action.PERMANENT
+
+
+def test_transport_errors_retry() -> None:
+    assert classify(client_error("", status=503)).action is Action.RETRY
+    assert classify(client_error("503", status=503)).action is Action.RETRY
+    assert classify(ConnectTimeoutError(endpoint_url="http://x")).action is Action.RETRY
+    assert classify(EndpointConnectionError(endpoint_url="http://x")).action is Action.RETRY
+    assert classify(ReadTimeoutError(endpoint_url="http://x")).code == "ReadTimeout"
+    assert classify(ParamValidationError(report="bad")).action is Action.PERMANENT
+
+
+def test_unknown_code_is_deferred_not_failed() -> None:
+    verdict = classify(client_error("BrandNewException", "new"))
+    assert (verdict.action, verdict.code) == (Action.DEFER, "BrandNewException")
+
+
+def test_exhausted_retry_becomes_a_deferral() -> None:
+    verdict = when_exhausted(classify(client_error("TooManyRequestsException")))
+    assert (verdict.action, verdict.reason) == (Action.DEFER, RETRIES_EXHAUSTED)
+
+
+def test_defer_delays_grow_and_are_capped() -> None:
+    transient = classify(client_error("CodeDeliveryFailureException"))
+    delays = [defer_delay(transient, n) for n in range(1, 12)]
+    assert delays[0] <= 30 and delays[3] > delays[0]
+    assert max(delays) <= 900
+    per_user = classify(client_error("LimitExceededException", "Attempt limit exceeded"))
+    assert defer_delay(per_user, 1) == 3600
+    daily = classify(client_error("LimitExceededException", "Exceeded daily email limit"))
+    assert defer_delay(daily, 30) == SQS_MAX_VISIBILITY_SECONDS
+
+
+def test_budget() -> None:
+    assert budget_spent(receive_count=8, age_seconds=0, delay=30, max_attempts=8, max_age=3600)
+    assert not budget_spent(receive_count=7, age_seconds=0, delay=30, max_attempts=8, max_age=3600)
+    assert budget_spent(receive_count=1, age_seconds=3590, delay=30, max_attempts=8, max_age=3600)
+
+
+async def _run(errors: list[BaseException], *, read_timeout_ok: bool, attempts: int = 5) -> int:
+    calls = 0
+
+    async def call() -> None:
+        nonlocal calls
+        calls += 1
+        if errors:
+            raise errors.pop(0)
+
+    retrying = cognito_retrying(
+        max_attempts=attempts, max_seconds=2.0, read_timeout_retry_allowed=read_timeout_ok
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await call()
+    except Exception:
+        pass
+    return calls
+
+
+async def test_in_process_retries_are_bounded_by_attempts() -> None:
+    throttled = [client_error("TooManyRequestsException") for _ in range(10)]
+    assert await _run(throttled, read_timeout_ok=True, attempts=3) == 3
+
+
+async def test_permanent_and_deferred_errors_are_not_retried() -> None:
+    assert await _run([client_error("UserNotFoundException")], read_timeout_ok=True) == 1
+    assert await _run([client_error("LimitExceededException")], read_timeout_ok=True) == 1
+
+
+async def test_read_timeout_retried_at_most_once_and_only_under_a_claim() -> None:
+    timeouts = [ReadTimeoutError(endpoint_url="http://x") for _ in range(3)]
+    assert await _run(list(timeouts), read_timeout_ok=True) == 2
+    assert await _run(list(timeouts), read_timeout_ok=False) == 1
+    # Recovers after one timeout.
+    assert await _run([ReadTimeoutError(endpoint_url="http://x")], read_timeout_ok=True) == 2

@@ -1,0 +1,135 @@
+"""Settings: defaults, precedence of the AWS variables, and one clear line per bad setting."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from worker.settings import DedupeBackend, SettingsError, load_settings
+
+REQUIRED = {
+    "RESEND_QUEUE_URL": "http://127.0.0.1:1/123456789012/requests",
+    "RESEND_RESULT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:results",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("RESEND_", "AWS_REGION", "AWS_DEFAULT_REGION")):
+            monkeypatch.delenv(name)
+
+
+def test_minimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.dedupe_backend is DedupeBackend.MEMORY
+    assert settings.region == "us-east-1"
+    assert settings.user_pool_region == "us-east-1"
+    assert not settings.is_fifo_queue
+
+
+def test_aws_region_and_cognito_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("RESEND_COGNITO_REGION", "eu-central-1")
+    settings = load_settings()
+    assert (settings.region, settings.user_pool_region) == ("eu-west-1", "eu-central-1")
+
+
+def test_missing_required_are_each_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.problems == [
+        "RESEND_QUEUE_URL: is required but not set",
+        "RESEND_RESULT_TOPIC_ARN: is required but not set",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("RESEND_CONCURRENCY", "lots", "RESEND_CONCURRENCY: Input should be a valid integer"),
+        (
+            "RESEND_CONCURRENCY",
+            "0",
+            "RESEND_CONCURRENCY: Input should be greater than or equal to 1",
+        ),
+        ("RESEND_RECEIVE_WAIT_SECONDS", "21", "RESEND_RECEIVE_WAIT_SECONDS"),
+        ("RESEND_VISIBILITY_TIMEOUT_SECONDS", "50000", "RESEND_VISIBILITY_TIMEOUT_SECONDS"),
+        ("RESEND_RESULT_TOPIC_ARN", "not-an-arn", "RESEND_RESULT_TOPIC_ARN: String should match"),
+        ("AWS_REGION", "Mars", "AWS_REGION: String should match"),
+        ("RESEND_DEDUPE_BACKEND", "postgres", "RESEND_DEDUPE_BACKEND: Input should be"),
+        ("RESEND_DEDUPE_BACKEND", "redis", "RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL"),
+        ("RESEND_DEDUPE_BACKEND", "dynamodb", "needs RESEND_DEDUPE_TABLE"),
+        ("RESEND_LOG_LEVEL", "loud", "RESEND_LOG_LEVEL"),
+        (
+            "RESEND_DEDUPE_FAIL_OPEN",
+            "maybe",
+            "RESEND_DEDUPE_FAIL_OPEN: Input should be a valid boolean",
+        ),
+        ("RESEND_METRICS_PORT", "70000", "RESEND_METRICS_PORT"),
+        ("RESEND_RETRY_MAX_SECONDS", "40", "under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"),
+        ("RESEND_COGNITO_MAX_RPS", "-1", "RESEND_COGNITO_MAX_RPS"),
+    ],
+)
+def test_bad_values(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+    for required, good in REQUIRED.items():
+        monkeypatch.setenv(required, good)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_client_secrets_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RESEND_CLIENT_SECRETS", json.dumps({"client1": "topsecret"}))
+    settings = load_settings()
+    assert settings.client_secrets is not None
+    assert settings.client_secrets["client1"].get_secret_value() == "topsecret"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('{"client1": "topsecret"', "RESEND_CLIENT_SECRETS: is not valid JSON"),
+        ('["topsecret"]', "must be a JSON object"),
+        ('{"client1": 12345}', "the secret for ClientId 'client1' must be a non-empty string"),
+        ('{"client1": ""}', "must be a non-empty string"),
+    ],
+)
+def test_bad_client_secrets_never_echo_the_secret(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    for name, good in REQUIRED.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("RESEND_CLIENT_SECRETS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert expected in text
+    assert "topsecret" not in text and "12345" not in text
+
+
+def test_cli_exits_non_zero_with_one_line_per_problem() -> None:
+    env = {"PATH": "/usr/bin:/bin", "RESEND_CONCURRENCY": "x", "RESEND_CLIENT_SECRETS": "{bad"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "worker", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert lines == [
+        "resend-worker: bad setting: RESEND_QUEUE_URL: is required but not set",
+        "resend-worker: bad setting: RESEND_RESULT_TOPIC_ARN: is required but not set",
+        "resend-worker: bad setting: RESEND_CONCURRENCY: Input should be a valid integer, "
+        "unable to parse string as an integer",
+        "resend-worker: bad setting: RESEND_CLIENT_SECRETS: is not valid JSON (line 1 column 2)",
+    ]
+    assert completed.stdout == ""
