@@ -1,5 +1,7 @@
 """Every row of the classification table leads to its action; budgets and delays are bounded."""
 
+import contextlib
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -145,12 +147,10 @@ async def _run(errors: list[BaseException], *, read_timeout_ok: bool, attempts: 
     retrying = cognito_retrying(
         max_attempts=attempts, max_seconds=2.0, read_timeout_retry_allowed=read_timeout_ok
     )
-    try:
+    with contextlib.suppress(Exception):
         async for attempt in retrying:
             with attempt:
                 await call()
-    except Exception:
-        pass
     return calls
 
 
