@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from worker import metrics
-from worker.dedupe.base import DedupeStore, DedupeStoreError, Record, Status, dedupe_key
+from worker.dedupe import DedupeStore, DedupeStoreError, Record, Status, dedupe_key
 from worker.models import OriginalRef, Outcome, ResendRequest, Result
 
 log = structlog.get_logger(__name__)
