@@ -51,8 +51,13 @@ class StartupError(Exception):
     """A dependency is missing or forbidden; the message says which and why."""
 
 
-async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+async def run_worker(
+    settings: Settings,
+    *,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully."""
     health = Health(stale_after_seconds=3 * settings.receive_wait_seconds + 60)
     async with AsyncExitStack() as stack:
         runner, port = await start_server(health, settings.metrics_host, settings.metrics_port)
@@ -78,15 +83,20 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
 
         consumer: Consumer | None = None
         loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
+        stopping = stop or asyncio.Event()
 
         def on_signal(signum: int) -> None:
             log.info("signal received; shutting down", signal=signal.Signals(signum).name)
-            health.stopping = True
             stopping.set()
+
+        async def stop_when_asked() -> None:
+            await stopping.wait()
+            health.stopping = True
             if consumer is not None:
                 consumer.stop()
 
+        watcher = asyncio.create_task(stop_when_asked())
+        stack.callback(watcher.cancel)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
             stack.callback(loop.remove_signal_handler, signum)
@@ -125,6 +135,8 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             wait_seconds=settings.receive_wait_seconds,
             fifo=settings.is_fifo_queue,
         )
+        if stopping.is_set():
+            return
         health.ready = True
         health.polled()
         log.info(
