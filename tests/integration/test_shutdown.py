@@ -1,0 +1,127 @@
+"""SIGTERM in the middle of work: every request ends with exactly one result or back in the queue.
+
+The worker runs as a real process, as an orchestrator runs it. Its whole log is also scanned for
+the client secret, SecretHash values and email addresses, which must never appear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from worker.devstack import DevUser
+from worker.secret_hash import secret_hash
+
+from .conftest import FAST, Harness
+
+pytestmark = pytest.mark.integration
+
+USERS = 12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def probe(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("latency_ms", "shutdown_timeout", "finishes_all"),
+    [(400, "15", True), (5000, "1", False)],
+    ids=["in-flight-finish", "in-flight-returned"],
+)
+async def test_sigterm_mid_batch(
+    harness: Harness, latency_ms: int, shutdown_timeout: str, finishes_all: bool
+) -> None:
+    resources = harness.resources
+    users = [DevUser(f"term-{i}", f"term-{i}@example.org") for i in range(USERS)]
+    harness.admin.add_users(resources.user_pool_id, users)
+    harness.admin.set_faults(latency_ms=latency_ms)
+    port = free_port()
+    env = {
+        **os.environ,
+        **resources.worker_env(),
+        **FAST,
+        "RESEND_METRICS_PORT": str(port),
+        "RESEND_LOG_LEVEL": "DEBUG",
+        "RESEND_LOG_FORMAT": "json",
+        "RESEND_CONCURRENCY": "4",
+        "RESEND_SHUTDOWN_TIMEOUT_SECONDS": shutdown_timeout,
+    }
+    for user in users:
+        await harness.send(
+            {"ClientId": resources.client_id, "Username": user.username, "RequestId": user.username}
+        )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "worker",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        # Wait until the worker is busy: the local Cognito has seen its first calls.
+        deadline = time.monotonic() + 30
+        while harness.admin.calls().total < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert probe(port, "/readyz") == 200
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        assert probe(port, "/readyz") == 503  # not ready as soon as shutdown starts
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, output.decode()[-3000:]
+
+    results = await harness.results(0, timeout=2)
+    answered = [r["RequestId"] for r in results]
+    assert len(answered) == len(set(answered)), "a request was answered twice"
+    assert all(r["Outcome"] == "sent" for r in results)
+    # The rest is back in the queue, visible at once, none lost.
+    remaining: list[str] = []
+    for _ in range(5):
+        answer = await harness.sqs.receive_message(
+            QueueUrl=resources.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        remaining += [json.loads(m["Body"])["RequestId"] for m in answer.get("Messages", [])]
+    assert sorted(answered + remaining) == sorted(u.username for u in users)
+    assert not set(answered) & set(remaining)
+    calls = harness.admin.calls()
+    # Every started call was either answered or handed back, never lost.
+    assert len(answered) >= 1
+    if finishes_all:
+        assert len(answered) >= 4 and sum(calls.sent_by_user.values()) == len(answered)
+    else:
+        assert remaining, "with a 1 s shutdown timeout and 5 s calls, some must be returned"
+
+    log = output.decode()
+    forbidden = (
+        [resources.client_secret]
+        + [u.email for u in users]
+        + [secret_hash(resources.client_secret, u.username, resources.client_id) for u in users]
+    )
+    leaks = [needle for needle in forbidden if needle in log]
+    assert not leaks, f"secrets or emails in the log: {len(leaks)}"
+    assert '"message_id"' in log  # the scan did read the worker's per-message lines
