@@ -1,0 +1,220 @@
+"""Unit tests of what needs no server: keys, the memory bound, argument checks, the factory."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from worker.dedupe import DedupeStore, Status, build_dedupe_store, dedupe_key
+from worker.dedupe.dynamodb import DynamoDBDedupeStore
+from worker.dedupe.memory import MemoryDedupeStore
+from worker.dedupe.redis import RedisDedupeStore
+from worker.settings import DedupeBackend, Settings
+
+SettingsFactory = Callable[..., Settings]
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# Keys.
+
+
+def test_key_is_a_sha256_hex_digest_without_the_username() -> None:
+    key = dedupe_key("client1", "alice@example.com", False)
+    assert len(key) == 64
+    assert int(key, 16) >= 0
+    assert "alice" not in key and "example" not in key
+
+
+def test_key_casefolds_the_username_unless_case_sensitive() -> None:
+    assert dedupe_key("c", "Alice@Example.COM", False) == dedupe_key(
+        "c", "alice@example.com", False
+    )
+    assert dedupe_key("c", "STRASSE", False) == dedupe_key("c", "straße", False)
+    assert dedupe_key("c", "Alice", True) != dedupe_key("c", "alice", True)
+
+
+def test_lowercase_usernames_hash_the_same_in_both_modes() -> None:
+    assert dedupe_key("c", "alice", True) == dedupe_key("c", "alice", False)
+
+
+def test_client_id_is_never_casefolded() -> None:
+    assert dedupe_key("ClientA", "bob", False) != dedupe_key("clienta", "bob", False)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("ab", "c"), ("a", "bc")),
+        (("a:b", "c"), ("a", "b:c")),
+        (('a","b', "c"), ("a", 'b","c')),
+        (("a", ""), ("", "a")),
+    ],
+)
+def test_the_pair_is_joined_unambiguously(first: tuple[str, str], second: tuple[str, str]) -> None:
+    assert dedupe_key(*first, True) != dedupe_key(*second, True)
+
+
+# The memory backend's bound.
+
+
+async def test_memory_store_evicts_the_least_recently_written_live_record() -> None:
+    clock = FakeClock()
+    store = MemoryDedupeStore(3, clock=clock)
+    for name in ("k1", "k2", "k3"):
+        assert (await store.claim(name, "o", 60)).won
+    await store.renew("k1", "o", 60)  # k1 is now the most recently written
+
+    assert (await store.claim("k4", "o", 60)).won
+
+    assert len(store) == 3
+    assert await store.get("k2") is None
+    assert all([await store.get(name) for name in ("k1", "k3", "k4")])
+
+
+async def test_memory_store_evicts_expired_records_before_live_ones() -> None:
+    clock = FakeClock()
+    store = MemoryDedupeStore(3, clock=clock)
+    await store.claim("oldest", "o", 60)
+    await store.claim("short", "o", 1)
+    await store.claim("newest", "o", 60)
+    clock.now += 2
+
+    await store.claim("k4", "o", 60)
+
+    assert len(store) == 3
+    assert await store.get("oldest") is not None
+    assert await store.get("short") is None
+
+
+async def test_memory_store_drops_expired_records_without_being_full() -> None:
+    clock = FakeClock()
+    store = MemoryDedupeStore(1000, clock=clock)
+    for n in range(100):
+        await store.claim(f"k{n}", "o", 1)
+    clock.now += 2
+
+    await store.claim("fresh", "o", 60)
+
+    assert len(store) == 1
+
+
+async def test_memory_store_stays_bounded_under_renewals() -> None:
+    clock = FakeClock()
+    store = MemoryDedupeStore(100, clock=clock)
+    for n in range(5000):
+        key = f"k{n % 150}"
+        if not await store.renew(key, "o", 60):
+            await store.claim(key, "o", 60)
+        clock.now += 0.001
+    assert len(store) == 100
+    assert len(store._expiries) <= 2 * 100 + 1024
+
+
+async def test_memory_store_expiry_follows_its_clock() -> None:
+    clock = FakeClock()
+    store = MemoryDedupeStore(100, clock=clock)
+    await store.claim("k", "a", 10)
+    clock.now += 9.99
+    assert not (await store.claim("k", "b", 10)).won
+    clock.now += 0.01
+    claim = await store.claim("k", "b", 10)
+    assert claim.won
+    record = await store.get("k")
+    assert record is not None and record.status is Status.IN_PROGRESS
+    assert record.expires_at == clock.now + 10
+
+
+# Argument checks, made once in the base class for every backend.
+
+
+@pytest.mark.parametrize("seconds", [0, -1, math.inf, math.nan])
+async def test_durations_must_be_positive_and_finite(seconds: float) -> None:
+    store = MemoryDedupeStore(100)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        await store.claim("k", "o", seconds)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        await store.renew("k", "o", seconds)
+    await store.claim("k", "o", 10)
+    with pytest.raises(ValueError, match="window_seconds"):
+        await store.complete("k", "o", {}, seconds)
+
+
+async def test_keys_and_owners_must_not_be_empty() -> None:
+    store = MemoryDedupeStore(100)
+    with pytest.raises(ValueError):
+        await store.claim("", "o", 10)
+    with pytest.raises(ValueError):
+        await store.claim("k", "", 10)
+    with pytest.raises(ValueError):
+        await store.get("")
+
+
+@pytest.mark.parametrize(
+    ("result", "error"),
+    [
+        ({"when": object()}, TypeError),
+        ({"ratio": math.nan}, ValueError),
+        ([1, 2], TypeError),
+    ],
+)
+async def test_results_must_be_json_objects(result: Any, error: type[Exception]) -> None:
+    store = MemoryDedupeStore(100)
+    await store.claim("k", "o", 10)
+    with pytest.raises(error):
+        await store.complete("k", "o", result, 10)
+    record = await store.get("k")
+    assert record is not None and record.status is Status.IN_PROGRESS
+
+
+async def test_memory_results_are_copies() -> None:
+    store = MemoryDedupeStore(100)
+    result: dict[str, Any] = {"tries": [1]}
+    await store.claim("k", "o", 10)
+    await store.complete("k", "o", result, 10)
+    result["tries"].append(2)
+    record = await store.get("k")
+    assert record is not None and record.result == {"tries": [1]}
+
+
+# The factory.
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"dedupe_backend": DedupeBackend.MEMORY}, MemoryDedupeStore),
+        (
+            {"dedupe_backend": DedupeBackend.REDIS, "redis_url": "redis://127.0.0.1:6379/0"},
+            RedisDedupeStore,
+        ),
+        ({"dedupe_backend": DedupeBackend.DYNAMODB, "dedupe_table": "t"}, DynamoDBDedupeStore),
+    ],
+)
+async def test_factory_builds_the_configured_backend_without_connecting(
+    overrides: dict[str, Any], expected: type[DedupeStore], make_settings: SettingsFactory
+) -> None:
+    store = build_dedupe_store(make_settings(**overrides), endpoint_url="http://127.0.0.1:1")
+    assert isinstance(store, expected)
+    await store.close()
+
+
+def test_factory_returns_none_when_dedupe_is_off(make_settings: SettingsFactory) -> None:
+    assert build_dedupe_store(make_settings(dedupe_backend=DedupeBackend.OFF)) is None
+
+
+def test_factory_applies_the_memory_bound(make_settings: SettingsFactory) -> None:
+    store = build_dedupe_store(
+        make_settings(dedupe_backend=DedupeBackend.MEMORY, dedupe_max_entries=123)
+    )
+    assert isinstance(store, MemoryDedupeStore)
+    assert store._max_entries == 123

@@ -1,0 +1,58 @@
+"""Deduplication of resend requests per (app client, user).
+
+``build_dedupe_store`` picks the backend from the settings: memory (one replica), Redis or
+DynamoDB (shared by all replicas), or none. Stores open their clients lazily on first use inside
+the running event loop; call ``ping()`` at start-up to fail fast and ``close()`` at shutdown.
+"""
+
+from __future__ import annotations
+
+from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Status
+from worker.dedupe.keys import dedupe_key
+from worker.settings import DedupeBackend, Settings
+
+__all__ = [
+    "Claim",
+    "DedupeStore",
+    "DedupeStoreError",
+    "Record",
+    "Status",
+    "build_dedupe_store",
+    "dedupe_key",
+]
+
+
+def build_dedupe_store(
+    settings: Settings, *, endpoint_url: str | None = None
+) -> DedupeStore | None:
+    """The configured store, or None when deduplication is off.
+
+    ``endpoint_url`` points DynamoDB at a local stack; without it botocore still honours
+    AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_DYNAMODB. Imports are deferred so a worker using one
+    backend never imports the other's client library.
+    """
+    backend = settings.dedupe_backend
+    if backend is DedupeBackend.OFF:
+        return None
+    if backend is DedupeBackend.MEMORY:
+        from worker.dedupe.memory import MemoryDedupeStore
+
+        return MemoryDedupeStore(settings.dedupe_max_entries)
+    if backend is DedupeBackend.REDIS:
+        if not settings.redis_url:
+            raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
+        from worker.dedupe.redis import RedisDedupeStore
+
+        return RedisDedupeStore(settings.redis_url, key_prefix=settings.dedupe_key_prefix)
+    if not settings.dedupe_table:
+        raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
+    from worker.dedupe.dynamodb import DynamoDBDedupeStore
+
+    return DynamoDBDedupeStore(
+        settings.dedupe_table,
+        region=settings.region,
+        key_prefix=settings.dedupe_key_prefix,
+        endpoint_url=endpoint_url,
+        # One connection per concurrent message, or claims queue behind each other in the pool.
+        max_pool_connections=max(10, settings.concurrency),
+    )

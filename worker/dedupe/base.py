@@ -1,0 +1,195 @@
+"""The dedupe store contract shared by every backend.
+
+A record says "someone is sending a code to this user right now" (INPROGRESS, with a short lease
+its owner keeps renewing) or "a code was sent to this user recently" (COMPLETED, until the dedupe
+window ends, with the result to answer duplicates with). The model follows Powertools for AWS
+Lambda's idempotency records, but an INPROGRESS record lives for a lease of seconds rather than
+an hour: a worker that crashes mid-call blocks its user only until the lease runs out.
+
+Every write is conditional on the owner token, so a worker whose lease lapsed and was taken over
+can never overwrite or delete the new owner's record. All operations are also safe to retry with
+the same owner (a claim or complete that already took effect answers as if it just did), which
+is what lets the backends' clients retry timeouts at all.
+
+The public methods here are the only place that validates arguments, serialises results, times
+operations into ``dedupe_store_duration`` and turns any backend failure into
+``DedupeStoreError``; backends implement the underscored hooks. Whether to fail open or closed
+on an error is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, TypeVar
+
+from worker import metrics
+
+T = TypeVar("T")
+
+
+class Status(StrEnum):
+    IN_PROGRESS = "INPROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One user's dedupe state.
+
+    ``expires_at`` is unix seconds: the lease end while INPROGRESS, the window end once
+    COMPLETED. ``result`` is set only on COMPLETED records.
+    """
+
+    key: str
+    status: Status
+    owner: str
+    expires_at: float
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim; ``existing`` is the live record that blocked it (None when won)."""
+
+    won: bool
+    existing: Record | None
+
+
+class DedupeStoreError(Exception):
+    """The store could not answer. Messages name the operation and error class, never data."""
+
+
+class DedupeStore(ABC):
+    """An atomic, lease-based claim on a dedupe key."""
+
+    async def claim(self, key: str, owner: str, lease_seconds: float) -> Claim:
+        """Take the key unless a live record holds it (one absent or with expires_at <= now).
+
+        A claim by the owner of the live INPROGRESS record wins again and restarts its lease, so
+        a retried claim whose first attempt took effect still reports a win.
+        """
+        _check_ids(key, owner)
+        _check_duration("lease_seconds", lease_seconds)
+        return await self._observe("claim", self._claim(key, owner, lease_seconds))
+
+    async def renew(self, key: str, owner: str, lease_seconds: float) -> bool:
+        """Restart the lease at now + lease_seconds if the owner still holds an unexpired lease."""
+        _check_ids(key, owner)
+        _check_duration("lease_seconds", lease_seconds)
+        return await self._observe("renew", self._renew(key, owner, lease_seconds))
+
+    async def complete(
+        self, key: str, owner: str, result: dict[str, Any], window_seconds: float
+    ) -> bool:
+        """Turn the owner's live INPROGRESS record into COMPLETED until now + window_seconds.
+
+        False when the owner no longer holds the lease (it lapsed, or someone took over); true
+        again if the same owner already completed it.
+        """
+        _check_ids(key, owner)
+        _check_duration("window_seconds", window_seconds)
+        # Serialised here so every backend stores and returns exactly the same JSON value, and a
+        # result that is not JSON fails as the programming error it is, not as a store outage.
+        result_json = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        if not result_json.startswith("{"):
+            raise TypeError("result must be a dict")
+        return await self._observe(
+            "complete", self._complete(key, owner, result_json, window_seconds)
+        )
+
+    async def release(self, key: str, owner: str) -> None:
+        """Drop the owner's INPROGRESS record so the next delivery can claim at once."""
+        _check_ids(key, owner)
+        await self._observe("release", self._release(key, owner))
+
+    async def get(self, key: str) -> Record | None:
+        """The live record for the key, or None."""
+        if not key:
+            raise ValueError("key must be a non-empty string")
+        return await self._observe("get", self._get(key))
+
+    async def ping(self) -> None:
+        """Raise DedupeStoreError unless the store answers (for readiness probes)."""
+        await self._observe("ping", self._ping())
+
+    async def close(self) -> None:
+        """Release the client's connections; the store must not be used afterwards."""
+        try:
+            await self._close()
+        except Exception as exc:
+            raise DedupeStoreError(f"dedupe store close failed: {type(exc).__name__}") from exc
+
+    async def __aenter__(self) -> DedupeStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _observe(self, operation: str, call: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            value = await call
+        except DedupeStoreError:
+            self._record(operation, started, failed=True)
+            raise
+        except Exception as exc:
+            self._record(operation, started, failed=True)
+            # Only the class name: client messages can carry endpoints, keys or values.
+            raise DedupeStoreError(
+                f"dedupe store {operation} failed: {type(exc).__name__}"
+            ) from exc
+        self._record(operation, started, failed=False)
+        return value
+
+    @staticmethod
+    def _record(operation: str, started: float, *, failed: bool) -> None:
+        metrics.dedupe_store_duration.labels(operation=operation).observe(
+            time.perf_counter() - started
+        )
+        if failed:
+            metrics.dedupe_store_errors.labels(operation=operation).inc()
+
+    @abstractmethod
+    async def _claim(self, key: str, owner: str, lease_seconds: float) -> Claim: ...
+
+    @abstractmethod
+    async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool: ...
+
+    @abstractmethod
+    async def _complete(
+        self, key: str, owner: str, result_json: str, window_seconds: float
+    ) -> bool: ...
+
+    @abstractmethod
+    async def _release(self, key: str, owner: str) -> None: ...
+
+    @abstractmethod
+    async def _get(self, key: str) -> Record | None: ...
+
+    @abstractmethod
+    async def _ping(self) -> None: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+
+def _check_ids(key: str, owner: str) -> None:
+    if not key or not owner:
+        raise ValueError("key and owner must be non-empty strings")
+
+
+def _check_duration(name: str, seconds: float) -> None:
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
