@@ -1,115 +1,14 @@
-"""A harness that runs the real worker in-process against the devstack, over HTTP."""
+"""Fixtures for the worker's integration tests."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
+from harness import Harness
 
-from worker.app import run_worker
 from worker.devstack import DevResources, DevStack, DevStackAdmin
-from worker.settings import load_settings
-
-FAST = {
-    "RESEND_METRICS_PORT": "0",
-    "RESEND_METRICS_HOST": "127.0.0.1",
-    "RESEND_RECEIVE_WAIT_SECONDS": "1",
-    "RESEND_LOG_LEVEL": "WARNING",
-}
-
-
-@dataclass
-class RunningWorker:
-    task: asyncio.Task[None]
-    stop_event: asyncio.Event
-
-    async def stop(self, timeout: float = 30) -> None:
-        self.stop_event.set()
-        await asyncio.wait_for(self.task, timeout)
-
-
-@dataclass
-class Harness:
-    resources: DevResources
-    sqs: Any
-    admin: DevStackAdmin
-    monkeypatch: pytest.MonkeyPatch
-    workers: list[RunningWorker] = field(default_factory=list)
-
-    def environment(self, **overrides: str) -> None:
-        for name, value in {**self.resources.worker_env(), **FAST, **overrides}.items():
-            self.monkeypatch.setenv(name, value)
-
-    async def start(self, **overrides: str) -> RunningWorker:
-        self.environment(**overrides)
-        settings = load_settings()
-        ready, stop = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(run_worker(settings, ready=ready, stop=stop))
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        assert ready.is_set(), "the worker did not become ready"
-        worker = RunningWorker(task, stop)
-        self.workers.append(worker)
-        return worker
-
-    async def send(
-        self, body: str | dict[str, Any], *, queue_url: str | None = None, **params: Any
-    ) -> str:
-        text = body if isinstance(body, str) else json.dumps(body)
-        answer = await self.sqs.send_message(
-            QueueUrl=queue_url or self.resources.queue_url, MessageBody=text, **params
-        )
-        return str(answer["MessageId"])
-
-    async def results(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-        """Collect ``count`` results from the subscribed queue (raw delivery), then a bit more."""
-        collected: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while len(collected) < count and time.monotonic() < deadline:
-            collected.extend(await self._receive_results(1))
-        # Anything beyond the expected count would be a second result for some request.
-        collected.extend(await self._receive_results(0))
-        return collected
-
-    async def _receive_results(self, wait: int) -> list[dict[str, Any]]:
-        answer = await self.sqs.receive_message(
-            QueueUrl=self.resources.results_queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait,
-            MessageAttributeNames=["All"],
-        )
-        results = []
-        for message in answer.get("Messages", []):
-            result = json.loads(message["Body"])
-            result["_attributes"] = {
-                name: value["StringValue"]
-                for name, value in message.get("MessageAttributes", {}).items()
-            }
-            results.append(result)
-            await self.sqs.delete_message(
-                QueueUrl=self.resources.results_queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-        return results
-
-    async def depth(self, queue_url: str | None = None) -> tuple[int, int]:
-        """(visible, in flight) messages of a queue."""
-        answer = await self.sqs.get_queue_attributes(
-            QueueUrl=queue_url or self.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )
-        attributes = answer["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        )
 
 
 @pytest.fixture

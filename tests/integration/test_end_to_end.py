@@ -7,11 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from harness import Harness
 
 from worker.devstack import DevResources
 from worker.secret_hash import secret_hash
-
-from .conftest import Harness
 
 pytestmark = pytest.mark.integration
 
@@ -161,8 +160,11 @@ async def test_invalid_bodies_are_answered_and_dead_lettered(harness: Harness) -
 async def test_invalid_body_without_our_dead_letter_queue_is_left_for_redrive(
     harness: Harness,
 ) -> None:
-    harness.monkeypatch.delenv("RESEND_DEAD_LETTER_QUEUE_URL")
-    await harness.start(RESEND_VISIBILITY_TIMEOUT_SECONDS="10", RESEND_RETRY_MAX_SECONDS="4")
+    await harness.start(
+        unset=("RESEND_DEAD_LETTER_QUEUE_URL",),
+        RESEND_VISIBILITY_TIMEOUT_SECONDS="10",
+        RESEND_RETRY_MAX_SECONDS="4",
+    )
     message_id = await harness.send("{broken")
     [result] = await harness.results(1)
     assert (result["Outcome"], result["MessageId"]) == ("invalid", message_id)

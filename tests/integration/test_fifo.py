@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from harness import Harness
 
 from worker.devstack import DevStack, DevUser, provision
-
-from .conftest import Harness
 
 pytestmark = pytest.mark.integration
 

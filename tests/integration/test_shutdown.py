@@ -17,11 +17,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from harness import FAST, Harness
 
 from worker.devstack import DevUser
 from worker.secret_hash import secret_hash
-
-from .conftest import FAST, Harness
 
 pytestmark = pytest.mark.integration
 
