@@ -8,7 +8,7 @@ any other moto server in this process holds.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from aiobotocore.session import AioSession, get_session
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from worker.devstack import DevResources, DevStack, DevStackAdmin, provision
+from worker.devstack import DevStack, DevStackAdmin
 from worker.devstack.provision import DUMMY_CREDENTIALS
 
 
@@ -25,21 +25,9 @@ def aws_session() -> AioSession:
     return get_session()
 
 
-@pytest.fixture(scope="session")
-def devstack() -> Iterator[DevStack]:
-    with DevStack() as stack:
-        yield stack
-
-
 @pytest.fixture
 def devstack_admin(devstack: DevStack) -> DevStackAdmin:
     return DevStackAdmin(devstack.endpoint_url)
-
-
-@pytest.fixture
-async def resources(devstack: DevStack) -> DevResources:
-    devstack.reset()
-    return await provision(devstack.endpoint_url)
 
 
 @pytest.fixture
