@@ -1,0 +1,1 @@
+"""Offline validation of the deployment artefacts: image, Kubernetes, ECS, IAM, CloudFormation."""

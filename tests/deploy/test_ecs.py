@@ -1,0 +1,142 @@
+"""The ECS files: valid input for their AWS API calls, and consistent with the worker and the stack."""
+
+from __future__ import annotations
+
+import math
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from worker.settings import SettingsError, load_settings
+
+from .artifacts import (
+    cfn_resource,
+    cloudformation,
+    dockerfile_stages,
+    ecs_container,
+    ecs_env,
+    ecs_json,
+    healthcheck_command,
+    setting,
+    setting_env_names,
+)
+
+# Each file is the --cli-input-json of one call.
+API_CALLS = {
+    "task-definition.json": ("ecs", "RegisterTaskDefinition"),
+    "service.json": ("ecs", "CreateService"),
+    "scalable-target.json": ("application-autoscaling", "RegisterScalableTarget"),
+    "scaling-policy.json": ("application-autoscaling", "PutScalingPolicy"),
+}
+ECS_MAX_STOP_TIMEOUT = 120
+
+
+@pytest.mark.parametrize("file_name", sorted(API_CALLS))
+def test_file_is_valid_input_for_its_api_call(file_name: str) -> None:
+    service, operation = API_CALLS[file_name]
+    model = botocore.session.get_session().get_service_model(service)
+    shape = model.operation_model(operation).input_shape
+    report = ParamValidator().validate(ecs_json(file_name), shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_task_is_fargate_awsvpc_with_its_roles() -> None:
+    task = ecs_json("task-definition.json")
+    assert task["requiresCompatibilities"] == ["FARGATE"]
+    assert task["networkMode"] == "awsvpc"
+    for key, logical_id in (("taskRoleArn", "TaskRole"), ("executionRoleArn", "ExecutionRole")):
+        role_name = cfn_resource(logical_id)["Properties"]["RoleName"]
+        assert task[key].endswith(f":role/{role_name}"), key
+
+
+def test_every_variable_is_a_setting_and_the_values_are_valid(clean_env: None) -> None:
+    env = ecs_env()
+    known = setting_env_names()
+    assert not sorted(set(env) - set(known)), "unknown settings in task-definition.json"
+    try:
+        load_settings(**{known[name]: value for name, value in env.items()})
+    except SettingsError as exc:
+        pytest.fail(f"task-definition.json does not pass the worker's validation: {exc}")
+
+
+def test_client_secrets_come_from_secrets_manager_by_id() -> None:
+    env = ecs_env()
+    # The worker reads (and re-reads) the secret itself: nothing secret sits in the task's
+    # environment, and a rotation needs no new deployment.
+    parameter = cloudformation()["Parameters"]["ClientSecretsName"]
+    assert env["RESEND_CLIENT_SECRETS_SECRET_ID"] == parameter["Default"]
+    assert "RESEND_CLIENT_SECRETS" not in env
+    assert "RESEND_CLIENT_SECRETS_FILE" not in env
+    assert not ecs_container().get("secrets")
+
+
+def test_stop_timeout_outlasts_the_shutdown_timeout() -> None:
+    timeout = float(setting(ecs_env(), "RESEND_SHUTDOWN_TIMEOUT_SECONDS"))
+    assert timeout < ecs_container()["stopTimeout"] <= ECS_MAX_STOP_TIMEOUT
+
+
+def test_container_is_locked_down_like_the_image() -> None:
+    container = ecs_container()
+    task = ecs_json("task-definition.json")
+    (user,) = [i.value for i in dockerfile_stages()[-1] if i.keyword == "USER"]
+    assert container["user"] == user and not user.startswith("0")
+    assert container["readonlyRootFilesystem"] is True
+    assert container["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
+    (tmp,) = [m for m in container["mountPoints"] if m["containerPath"] == "/tmp"]
+    assert tmp["sourceVolume"] in {v["name"] for v in task["volumes"]}
+    assert container["essential"] is True
+    assert container.get("command", ["run"]) == ["run"]
+
+
+def test_health_check_is_the_images_and_on_the_metrics_port() -> None:
+    check = ecs_container()["healthCheck"]
+    assert check["command"][0] == "CMD"
+    assert check["command"][1:] == healthcheck_command()
+    port = int(setting(ecs_env(), "RESEND_METRICS_PORT"))
+    assert [p["containerPort"] for p in ecs_container()["portMappings"]] == [port]
+
+
+def test_logs_go_to_the_stacks_log_group() -> None:
+    logging = ecs_container()["logConfiguration"]
+    assert logging["logDriver"] == "awslogs"
+    group = cfn_resource("LogGroup")["Properties"]["LogGroupName"]
+    assert logging["options"]["awslogs-group"] == group
+    assert logging["options"]["awslogs-region"] == setting(ecs_env(), "AWS_REGION")
+
+
+def test_service_and_scaling_stay_within_the_cognito_quota() -> None:
+    service = ecs_json("service.json")
+    target = ecs_json("scalable-target.json")
+    env = ecs_env()
+    tags = {t["key"]: t["value"] for t in service["tags"]}
+    quota, budget = float(tags["cognito-quota-rps"]), float(tags["cognito-budget-rps"])
+    max_rps = float(setting(env, "RESEND_COGNITO_MAX_RPS"))
+    expected_replicas = int(setting(env, "RESEND_EXPECTED_REPLICAS"))
+    deployment = service["deploymentConfiguration"]
+    # ECS may run maximumPercent of the desired count during a deployment.
+    most_tasks = target["MaxCapacity"] * deployment["maximumPercent"] // 100
+    assert budget <= quota and max_rps <= budget
+    assert most_tasks <= expected_replicas
+    assert most_tasks * max_rps / expected_replicas <= budget
+    assert target["MinCapacity"] <= service["desiredCount"] <= target["MaxCapacity"]
+    # A deployment must be able to stop a task at the minimum count, or it never progresses.
+    healthy_floor = math.ceil(target["MinCapacity"] * deployment["minimumHealthyPercent"] / 100)
+    assert healthy_floor < target["MinCapacity"]
+    assert deployment["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+
+
+def test_scaling_targets_the_service_and_watches_the_workers_queue() -> None:
+    service, target = ecs_json("service.json"), ecs_json("scalable-target.json")
+    policy = ecs_json("scaling-policy.json")
+    resource_id = f"service/{service['cluster']}/{service['serviceName']}"
+    assert target["ResourceId"] == policy["ResourceId"] == resource_id
+    metrics = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+    queues = {
+        d["Value"]
+        for m in metrics["Metrics"]
+        if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] == "AWS/SQS"
+        for d in m["MetricStat"]["Metric"]["Dimensions"]
+    }
+    assert queues == {ecs_env()["RESEND_QUEUE_URL"].rsplit("/", 1)[1]}
+    assert sum(1 for m in metrics["Metrics"] if m.get("ReturnData", True)) == 1
