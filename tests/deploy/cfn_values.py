@@ -77,7 +77,7 @@ def evaluate(template: dict[str, Any], value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, argument), = value.items()
+        ((key, argument),) = value.items()
         if key == "Ref":
             return ref(template, argument)
         if key == "Fn::GetAtt":

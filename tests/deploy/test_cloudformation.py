@@ -112,6 +112,7 @@ def test_irsa_role_trusts_the_worker_and_keda_service_accounts() -> None:
     assert "system:serviceaccount:${KedaOperatorServiceAccount}" in document
     annotation = kube("ServiceAccount")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert annotation.endswith(":role/" + role["Properties"]["RoleName"])
-    assert kube("Namespace")["metadata"]["name"] == cloudformation()["Parameters"][
-        "KubernetesNamespace"
-    ]["Default"]
+    assert (
+        kube("Namespace")["metadata"]["name"]
+        == cloudformation()["Parameters"]["KubernetesNamespace"]["Default"]
+    )

@@ -36,9 +36,7 @@ def _kms_needed(called: set[str]) -> set[str]:
     (``!GetAtt Queue.Arn``, ``!Ref ResultTopic``); encrypted means a KmsMasterKeyId there.
     """
     template = cloudformation()
-    statements = template["Resources"]["WorkerPolicy"]["Properties"]["PolicyDocument"][
-        "Statement"
-    ]
+    statements = template["Resources"]["WorkerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     needed: set[str] = set()
     for statement in statements:
         for action in _as_list(statement["Action"]):

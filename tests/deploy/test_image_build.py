@@ -31,6 +31,7 @@ def _copy(sources: list[str], destination: Path, dest_is_dir: bool) -> None:
         assert origin.exists(), f"COPY {source}: not in the build context (the build would fail)"
         assert not is_excluded(source, ignore), f"COPY {source}: excluded by .dockerignore"
         if origin.is_dir():
+
             def skip(directory: str, names: list[str]) -> set[str]:
                 base = Path(directory).relative_to(REPO).as_posix()
                 return {n for n in names if is_excluded(f"{base}/{n}", ignore)}

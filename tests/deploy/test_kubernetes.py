@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -125,9 +125,7 @@ def test_every_configmap_key_is_a_setting_and_the_values_are_valid(
 def test_probes_are_the_workers_endpoints() -> None:
     container = worker_container()
     port = int(setting(configmap_env(), "RESEND_METRICS_PORT"))
-    probes = {
-        kind: container[kind] for kind in ("startupProbe", "livenessProbe", "readinessProbe")
-    }
+    probes = {kind: container[kind] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -187,9 +185,9 @@ def test_metrics_are_scraped_from_the_worker_pods() -> None:
     service, monitor = kube("Service"), kube("ServiceMonitor")
     pod_labels = kube("Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"][
-        "labels"
-    ].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
     port_names = {p["name"] for p in service["spec"]["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= port_names
     assert {e.get("path", "/metrics") for e in monitor["spec"]["endpoints"]} == {"/metrics"}
