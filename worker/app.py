@@ -134,6 +134,7 @@ async def run_worker(
             concurrency=settings.concurrency,
             wait_seconds=settings.receive_wait_seconds,
             fifo=settings.is_fifo_queue,
+            allowed_rps=lambda: limiter.allowed_rps,
         )
         if stopping.is_set():
             return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ class Consumer:
         concurrency: int,
         wait_seconds: int,
         fifo: bool,
+        allowed_rps: Callable[[], float] | None = None,
     ) -> None:
         self._queue = queue
         self._publisher = publisher
@@ -65,6 +66,7 @@ class Consumer:
         self._concurrency = concurrency
         self._wait_seconds = wait_seconds
         self._fifo = fifo
+        self._allowed_rps = allowed_rps
         self._in_flight: dict[str, InFlight] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._slot_freed = asyncio.Event()
@@ -93,7 +95,7 @@ class Consumer:
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                free = self._concurrency - len(self._in_flight)
+                free = self._capacity() - len(self._in_flight)
                 if free <= 0:
                     self._slot_freed.clear()
                     await asyncio.wait(
@@ -120,6 +122,17 @@ class Consumer:
                 self._dispatch(deliveries)
         finally:
             stop_wait.cancel()
+
+    def _capacity(self) -> int:
+        """Hold no more than can start within half a visibility timeout at the allowed rate.
+
+        Messages waiting for rate-limit tokens keep their visibility extended, but a message
+        this replica cannot start soon is better left in the queue for another one.
+        """
+        if self._allowed_rps is None:
+            return self._concurrency
+        startable = int(self._allowed_rps() * self._queue.visibility_timeout * 0.5)
+        return max(1, min(self._concurrency, startable))
 
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         metrics.messages_received.inc(len(deliveries))

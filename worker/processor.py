@@ -145,7 +145,7 @@ class Processor:
                 return Publish(result)
             if verdict.reason == DAILY_EMAIL_LIMIT:
                 metrics.daily_email_limit.inc()
-            delay = defer_delay(verdict, delivery.receive_count)
+            delay = defer_delay(verdict, delivery.receive_count, self._settings.defer_max_seconds)
             disposition = self._defer_or_fail(
                 delivery, request, request_id, verdict.reason or verdict.code, delay, error
             )

@@ -195,8 +195,8 @@ def when_exhausted(verdict: Verdict) -> Verdict:
     return verdict
 
 
-def defer_delay(verdict: Verdict, receive_count: int) -> int:
-    """Seconds to keep a deferred message invisible; grows with deliveries, capped by SQS."""
+def defer_delay(verdict: Verdict, receive_count: int, cap: int = SQS_MAX_VISIBILITY_SECONDS) -> int:
+    """Seconds to keep a deferred message invisible; grows with deliveries, capped by ``cap``."""
     step = max(0, receive_count - 1)
     if verdict.reason == PER_USER_LIMIT:
         delay = PER_USER_LIMIT_SECONDS
@@ -205,7 +205,7 @@ def defer_delay(verdict: Verdict, receive_count: int) -> int:
     else:
         delay = min(DEFER_CAP_SECONDS, DEFER_BASE_SECONDS * 2**step)
         delay = int(delay * random.uniform(0.8, 1.0))
-    return int(min(delay, SQS_MAX_VISIBILITY_SECONDS))
+    return int(min(delay, cap, SQS_MAX_VISIBILITY_SECONDS))
 
 
 def budget_spent(

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=15.0, gt=0, le=300)
     max_attempts: int = Field(default=8, ge=1, le=1000)
     max_message_age_seconds: int = Field(default=86_400, ge=60, le=14 * 86_400)
+    defer_max_seconds: int = Field(
+        default=SQS_MAX_VISIBILITY_SECONDS, ge=1, le=SQS_MAX_VISIBILITY_SECONDS
+    )
 
     # Client secrets for SECRET_HASH, in order of precedence.
     client_secrets: Annotated[dict[str, SecretStr] | None, NoDecode] = None

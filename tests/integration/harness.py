@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +114,44 @@ class Harness:
             int(attributes["ApproximateNumberOfMessages"]),
             int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         )
+
+
+@dataclass
+class WorkerProcess:
+    """The worker as an orchestrator runs it: its own process, its log in a file."""
+
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    async def terminate(self, timeout: float = 60) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def spawn_worker(
+    resources: DevResources, log_dir: Path, name: str, **overrides: str
+) -> WorkerProcess:
+    env = {**os.environ, **resources.worker_env(), **FAST, "RESEND_LOG_FORMAT": "json"}
+    env.update(overrides)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker", "run", env=env, stdout=log, stderr=log
+        )
+    worker = WorkerProcess(process, log_path)
+    deadline = time.monotonic() + 30
+    while '"worker ready"' not in worker.log():
+        if process.returncode is not None or time.monotonic() > deadline:
+            await worker.kill()
+            raise AssertionError(f"worker {name} did not start:\n{worker.log()[-3000:]}")
+        await asyncio.sleep(0.05)
+    return worker

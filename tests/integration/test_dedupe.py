@@ -1,0 +1,177 @@
+"""Deduplication across replicas: one code per user per window, exactly one result per request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiobotocore.session import get_session
+from harness import Harness, spawn_worker
+
+from worker import metrics
+from worker.devstack import DevUser
+
+pytestmark = pytest.mark.integration
+
+
+def add_users(harness: Harness, prefix: str, count: int) -> list[str]:
+    names = [f"{prefix}-{i:03d}" for i in range(count)]
+    harness.admin.add_users(
+        harness.resources.user_pool_id, [DevUser(n, f"{n}@example.net") for n in names]
+    )
+    return names
+
+
+async def send_batch(harness: Harness, bodies: list[dict[str, Any]]) -> None:
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": json.dumps(body)}
+            for i, body in enumerate(bodies[start : start + 10])
+        ]
+        answer = await harness.sqs.send_message_batch(
+            QueueUrl=harness.resources.queue_url, Entries=entries
+        )
+        assert not answer.get("Failed")
+
+
+def interleaved(harness: Harness, names: list[str], copies: int) -> list[dict[str, Any]]:
+    """``copies`` requests per user, round-robin, some in a different case."""
+    bodies = []
+    for copy in range(copies):
+        for name in names:
+            username = name.upper() if copy == 2 else name
+            bodies.append(
+                {
+                    "ClientId": harness.resources.client_id,
+                    "Username": username,
+                    "RequestId": f"{name}-{copy}",
+                }
+            )
+    return bodies
+
+
+@pytest.mark.parametrize("backend", ["redis", "dynamodb"])
+async def test_two_replicas_fifty_users_five_requests_each(
+    harness: Harness, tmp_path: Path, backend: str
+) -> None:
+    names = add_users(harness, "dup", 50)
+    # Upper-cased copies must be found by case folding; the pool itself knows lower case only,
+    # so the upper-cased ones can only ever be answered as duplicates.
+    store = {
+        "RESEND_DEDUPE_BACKEND": backend,
+        "RESEND_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RESEND_DEDUPE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        "RESEND_COGNITO_MAX_RPS": "200",
+    }
+    bodies = interleaved(harness, names, 5)
+    # The first copy of every user goes first, so no upper-cased copy reaches Cognito first.
+    await send_batch(harness, bodies[: len(names)])
+    workers = [
+        await spawn_worker(harness.resources, tmp_path, f"{backend}{i}", **store) for i in range(2)
+    ]
+    try:
+        await send_batch(harness, bodies[len(names) :])
+        results = await harness.results(250, timeout=60)
+    finally:
+        codes = [await w.terminate() for w in workers]
+    assert codes == [0, 0]
+    calls = harness.admin.calls()
+    assert calls.total == 50, calls.by_result
+    outcomes = [r["Outcome"] for r in results]
+    assert (outcomes.count("sent"), outcomes.count("duplicate"), len(results)) == (50, 200, 250)
+    assert len({r["RequestId"] for r in results}) == 250
+    sent = {r["RequestId"]: r for r in results if r["Outcome"] == "sent"}
+    for result in results:
+        if result["Outcome"] == "duplicate":
+            original = result["Original"]
+            assert original["RequestId"] in sent
+            assert original["Outcome"] == "sent"
+            assert (
+                result["CodeDeliveryDetails"] == sent[original["RequestId"]]["CodeDeliveryDetails"]
+            )
+    assert await harness.depth() == (0, 0)
+    # Both replicas took part.
+    assert all('"outcome": "' in w.log() for w in workers)
+
+
+async def test_same_batch_one_call(harness: Harness) -> None:
+    [name] = add_users(harness, "batch", 1)
+    await send_batch(harness, interleaved(harness, [name], 2)[:2])
+    await harness.start()
+    results = await harness.results(2)
+    assert sorted(r["Outcome"] for r in results) == ["duplicate", "sent"]
+    assert harness.admin.calls().total == 1
+
+
+async def test_sigkill_frees_claims_when_leases_expire(harness: Harness, tmp_path: Path) -> None:
+    names = add_users(harness, "killed", 6)
+    store = {
+        "RESEND_DEDUPE_BACKEND": "redis",
+        "RESEND_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RESEND_DEDUPE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        "RESEND_VISIBILITY_TIMEOUT_SECONDS": "10",
+        "RESEND_RETRY_MAX_SECONDS": "4",
+        "RESEND_COGNITO_CONNECT_TIMEOUT_SECONDS": "1",
+        "RESEND_COGNITO_READ_TIMEOUT_SECONDS": "1",
+    }
+    # One call a second: the first worker claims every user at once, then waits for tokens.
+    first = await spawn_worker(
+        harness.resources, tmp_path, "first", RESEND_COGNITO_MAX_RPS="1", **store
+    )
+    await send_batch(harness, interleaved(harness, names, 1))
+    while harness.admin.calls().total < 2:
+        await asyncio.sleep(0.05)
+    await first.kill()
+    called_before = {c.username for c in harness.admin.calls().calls}
+    assert len(called_before) < len(names), "the kill must leave claims behind"
+
+    second = await spawn_worker(
+        harness.resources, tmp_path, "second", RESEND_COGNITO_MAX_RPS="50", **store
+    )
+    try:
+        results = await harness.results(len(names), timeout=60)
+    finally:
+        assert await second.terminate() == 0
+    by_user: dict[str, int] = {}
+    for call in harness.admin.calls().calls:
+        by_user[call.username] = by_user.get(call.username, 0) + 1
+    assert by_user == dict.fromkeys(names, 1), "one Cognito call per user in all"
+    assert sorted(r["RequestId"] for r in results if r["Outcome"] != "duplicate") == sorted(
+        f"{n}-0" for n in names
+    )
+    assert await harness.depth() == (0, 0)
+
+
+async def test_publish_failure_after_cognito_success_republishes_stored_result(
+    harness: Harness,
+) -> None:
+    resources = harness.resources
+    [name] = add_users(harness, "publish", 1)
+    harness.admin.set_faults(latency_ms=700)
+    redeliveries = metrics.dedupe_hits.labels("redelivery")._value.get()
+    await harness.start(RESEND_VISIBILITY_TIMEOUT_SECONDS="10", RESEND_RETRY_MAX_SECONDS="4")
+    async with get_session().create_client("sns", region_name=resources.region) as sns:
+        await send_batch(harness, interleaved(harness, [name], 1))
+        # While Cognito answers, the topic disappears: the publish fails after the success.
+        await asyncio.sleep(0.3)
+        await sns.delete_topic(TopicArn=resources.result_topic_arn)
+        await asyncio.sleep(2.5)
+        assert harness.admin.calls().total == 1
+        topic = await sns.create_topic(Name=resources.result_topic_arn.rsplit(":", 1)[1])
+        assert topic["TopicArn"] == resources.result_topic_arn
+        await sns.subscribe(
+            TopicArn=resources.result_topic_arn,
+            Protocol="sqs",
+            Endpoint=resources.results_queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        results = await harness.results(1, timeout=30)
+    assert [r["Outcome"] for r in results] == ["sent"]
+    assert results[0]["RequestId"] == f"{name}-0"
+    assert results[0]["Attempts"] == 1  # the stored result of the first delivery
+    assert harness.admin.calls().total == 1, "Cognito must not be called again"
+    assert metrics.dedupe_hits.labels("redelivery")._value.get() == redeliveries + 1
