@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 import structlog
 
 from worker.logs import configure_logging, scrub_event, username_hash
