@@ -160,6 +160,11 @@ def user_group_id(client_id: str, username: str) -> str:
     return hashlib.sha256(f"{client_id}\n{username}".encode()).hexdigest()
 
 
+def valid_fifo_id(value: str) -> bool:
+    """SQS's rule for MessageGroupId and MessageDeduplicationId."""
+    return _FIFO_ID.fullmatch(value) is not None
+
+
 def build_request(document: Mapping[str, Any]) -> ResendRequest:
     """Validate a request the way the worker will; ``InvalidRequest`` names fields, not values."""
     if not isinstance(document, Mapping):
@@ -456,7 +461,7 @@ class ResendClient:
                 ("message_group_id", message_group_id),
                 ("deduplication_id", deduplication_id),
             ):
-                if value is not None and not _FIFO_ID.fullmatch(value):
+                if value is not None and not valid_fifo_id(value):
                     raise ValueError(f"{name}: must be 1 to 128 printable ASCII characters")
             options["MessageGroupId"] = message_group_id or user_group_id(
                 request.ClientId, request.Username
