@@ -27,7 +27,6 @@ from worker.enqueue.params import (
     COGNITO_PARAMETERS,
     REQUEST_ID,
     REQUEST_PARAMETERS,
-    MissingParameters,
     ParameterError,
     assemble,
     validate,
@@ -300,8 +299,12 @@ def _client(args: argparse.Namespace, queue_url: str) -> ResendClient:
 
 def _single(args: argparse.Namespace) -> int:
     problems: list[str] = []
-    if args.validate_only or args.concurrency is not None:
-        problems.append("arguments --validate-only, --concurrency: only with --from-file")
+    for flag, given in (
+        ("--validate-only", args.validate_only),
+        ("--concurrency", args.concurrency is not None),
+    ):
+        if given:
+            problems.append(f"argument {flag}: only with --from-file")
     queue_url = _queue_url(args, problems)
     problems.extend(_fifo_problems(args, queue_url.endswith(".fifo")))
     request = _request(args, problems)
@@ -347,10 +350,9 @@ def _request(args: argparse.Namespace, problems: list[str]) -> ResendRequest | N
     try:
         request = validate(assemble(flags, cli_input))
     except ParameterError as exc:
+        if exc.missing:
+            problems.append(f"the following arguments are required: {', '.join(exc.missing)}")
         problems.extend(f"argument {where}: {reason}" for where, reason in exc.problems)
-        return None
-    except MissingParameters as exc:
-        problems.append(f"the following arguments are required: {', '.join(exc.flags)}")
         return None
     if request.RequestId is None:
         request = request.model_copy(update={"RequestId": new_request_id()})

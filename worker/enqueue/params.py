@@ -77,21 +77,18 @@ REQUEST_ID = Parameter(
 )
 REQUEST_PARAMETERS: tuple[Parameter, ...] = (*COGNITO_PARAMETERS, REQUEST_ID)
 BY_MEMBER: dict[str, Parameter] = {p.member: p for p in REQUEST_PARAMETERS}
-REQUIRED_MEMBERS = ("ClientId", "Username")
 
 
 class ParameterError(Exception):
-    """One or more bad values, each as ``(where, reason)``: ``where`` is a flag."""
+    """Bad values, each as ``(where, reason)`` where ``where`` is a flag; and missing flags."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{where}: {reason}" for where, reason in problems))
+    def __init__(self, problems: list[tuple[str, str]], missing: list[str] | None = None) -> None:
+        described = [f"{where}: {reason}" for where, reason in problems]
+        if missing:
+            described.insert(0, f"required: {', '.join(missing)}")
+        super().__init__("; ".join(described))
         self.problems = problems
-
-
-class MissingParameters(Exception):
-    def __init__(self, flags: list[str]) -> None:
-        super().__init__(", ".join(flags))
-        self.flags = flags
+        self.missing = missing or []
 
 
 def read_param_file(value: str, flag: str) -> str:
@@ -199,25 +196,24 @@ def assemble(
 
 def validate(document: RequestDocument) -> ResendRequest:
     """The worker's model decides; its complaints are re-addressed to flags."""
-    missing = [BY_MEMBER[m].flag for m in REQUIRED_MEMBERS if m not in document.members]
-    if missing:
-        raise MissingParameters(missing)
     try:
         return ResendRequest.model_validate(document.members)
     except ValidationError as exc:
-        raise ParameterError(_problems(exc, document.origins)) from None
+        raise _parameter_error(exc, document.origins) from None
 
 
-def _problems(exc: ValidationError, origins: Mapping[str, str]) -> list[tuple[str, str]]:
+def _parameter_error(exc: ValidationError, origins: Mapping[str, str]) -> ParameterError:
     fallback = next(iter(set(origins.values()) & {CLI_INPUT_JSON, CLI_INPUT_YAML}), "request")
     problems = []
+    missing = []
     for error in exc.errors(include_input=False, include_url=False, include_context=False):
         location = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing" and len(location) == 1 and location[0] in BY_MEMBER:
+            missing.append(BY_MEMBER[location[0]].flag)
+            continue
         if error["type"] == "extra_forbidden":
             message = "unknown member"
-        elif error["type"] == "missing":
-            message = "required member missing"
         member = location[0] if location else ""
         origin = origins.get(member, fallback)
         if origin in (CLI_INPUT_JSON, CLI_INPUT_YAML):
@@ -225,4 +221,4 @@ def _problems(exc: ValidationError, origins: Mapping[str, str]) -> list[tuple[st
         else:
             path = ".".join(location[1:])  # inside the flag's structure or map
         problems.append((origin, f"{path}: {message}" if path else message))
-    return problems
+    return ParameterError(problems, missing)

@@ -134,6 +134,8 @@ class _Parser:
                 raise ShorthandError("']'", "end of input", self._pos)
             items.append(self._item())
             self._skip_space()
+            if self._at_end():
+                raise ShorthandError("']'", "end of input", self._pos)
             if self._peek() != "]":
                 self._expect(",")
                 self._skip_space()
@@ -150,6 +152,8 @@ class _Parser:
             key, value = self._pair(nested=True)
             self._store(members, key, value)
             self._skip_space()
+            if self._at_end():
+                raise ShorthandError("'}'", "end of input", self._pos)
             if self._peek() != "}":
                 self._expect(",")
                 self._skip_space()

@@ -18,14 +18,14 @@ OPERATION = "ResendConfirmationCode"
 
 
 @functools.cache
-def _operation_model() -> Any:
+def operation_model() -> Any:
     import botocore.session
 
     return botocore.session.get_session().get_service_model(SERVICE).operation_model(OPERATION)
 
 
 def input_shape() -> Any:
-    return _operation_model().input_shape
+    return operation_model().input_shape
 
 
 def input_skeleton() -> dict[str, Any]:
@@ -38,7 +38,7 @@ def input_skeleton() -> dict[str, Any]:
 
 def output_sample() -> Result:
     """A result with every member, placeholders as the AWS CLI's skeletons use them."""
-    delivery_shape = _operation_model().output_shape.members["CodeDeliveryDetails"]
+    delivery_shape = operation_model().output_shape.members["CodeDeliveryDetails"]
     return Result(
         Outcome=Outcome.SENT,
         RequestId="",
