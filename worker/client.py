@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
 import re
 import threading
@@ -264,6 +265,7 @@ class ResendClient:
                 session = self._session or AioSession(profile=self._profile)
                 region = (
                     self._region
+                    or os.environ.get("AWS_REGION")
                     or session.get_config_variable("region")
                     or region_from_queue_url(self.queue_url)
                 )
