@@ -12,7 +12,7 @@ import signal
 from contextlib import AsyncExitStack
 
 import structlog
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from worker import __version__
 from worker.aws import AwsClients
@@ -184,6 +184,8 @@ async def _check_dependencies(
             health.not_ready_reason = f"{operation}: {code}"
         except ClientSecretsError as exc:
             raise StartupError(f"client secrets: {exc}") from None
+        except NoCredentialsError:
+            raise StartupError("no AWS credentials found for SQS and SNS") from None
         except Exception as exc:
             health.not_ready_reason = f"dependency check: {type(exc).__name__}"
         log.warning("dependencies not reachable yet; retrying", reason=health.not_ready_reason)

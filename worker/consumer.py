@@ -183,6 +183,7 @@ class Consumer:
             # Shutdown ran out of time: hand the message back for another replica.
             with contextlib.suppress(Exception):
                 await self._queue.change_visibility(delivery.receipt_handle, 0)
+            log.info("message returned to the queue at shutdown", outcome="returned")
             raise
         except Exception as exc:
             log.exception("processing failed unexpectedly", error=repr(exc))

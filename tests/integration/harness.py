@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,37 +121,43 @@ class Harness:
 class WorkerProcess:
     """The worker as an orchestrator runs it: its own process, its log in a file."""
 
-    process: asyncio.subprocess.Process
+    process: subprocess.Popen[bytes]
     log_path: Path
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     async def terminate(self, timeout: float = 60) -> int:
-        if self.process.returncode is None:
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        return await asyncio.to_thread(self.process.wait, timeout)
 
     async def kill(self) -> None:
-        if self.process.returncode is None:
+        if self.process.poll() is None:
             self.process.kill()
-            await self.process.wait()
+            await asyncio.to_thread(self.process.wait, 30)
 
 
 async def spawn_worker(
     resources: DevResources, log_dir: Path, name: str, **overrides: str
 ) -> WorkerProcess:
-    env = {**os.environ, **resources.worker_env(), **FAST, "RESEND_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        **resources.worker_env(),
+        **FAST,
+        "RESEND_LOG_FORMAT": "json",
+        "RESEND_LOG_LEVEL": "INFO",
+    }
     env.update(overrides)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "worker", "run", env=env, stdout=log, stderr=log
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker", "run"], env=env, stdout=log, stderr=log
         )
     worker = WorkerProcess(process, log_path)
     deadline = time.monotonic() + 30
     while '"worker ready"' not in worker.log():
-        if process.returncode is not None or time.monotonic() > deadline:
+        if process.poll() is not None or time.monotonic() > deadline:
             await worker.kill()
             raise AssertionError(f"worker {name} did not start:\n{worker.log()[-3000:]}")
         await asyncio.sleep(0.05)

@@ -45,7 +45,7 @@ def probe(port: int, path: str) -> int:
 
 @pytest.mark.parametrize(
     ("latency_ms", "shutdown_timeout", "finishes_all"),
-    [(400, "15", True), (5000, "1", False)],
+    [(1500, "15", True), (5000, "1", False)],
     ids=["in-flight-finish", "in-flight-returned"],
 )
 async def test_sigterm_mid_batch(
@@ -80,13 +80,14 @@ async def test_sigterm_mid_batch(
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        # Wait until the worker is busy: the local Cognito has seen its first calls.
+        # Wait until the worker is busy: messages in flight, calls under way.
         deadline = time.monotonic() + 30
-        while harness.admin.calls().total < 2 and time.monotonic() < deadline:
+        while (await harness.depth())[1] < 4 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
         assert probe(port, "/readyz") == 200
         process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
         assert probe(port, "/readyz") == 503  # not ready as soon as shutdown starts
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:
@@ -108,8 +109,6 @@ async def test_sigterm_mid_batch(
     assert sorted(answered + remaining) == sorted(u.username for u in users)
     assert not set(answered) & set(remaining)
     calls = harness.admin.calls()
-    # Every started call was either answered or handed back, never lost.
-    assert len(answered) >= 1
     if finishes_all:
         assert len(answered) >= 4 and sum(calls.sent_by_user.values()) == len(answered)
     else:
