@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -121,21 +120,21 @@ class Harness:
 class WorkerProcess:
     """The worker as an orchestrator runs it: its own process, its log in a file."""
 
-    process: subprocess.Popen[bytes]
+    process: asyncio.subprocess.Process
     log_path: Path
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     async def terminate(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
+        if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-        return await asyncio.to_thread(self.process.wait, timeout)
+        return await asyncio.wait_for(self.process.wait(), timeout)
 
     async def kill(self) -> None:
-        if self.process.poll() is None:
+        if self.process.returncode is None:
             self.process.kill()
-            await asyncio.to_thread(self.process.wait, 30)
+            await self.process.wait()
 
 
 async def spawn_worker(
@@ -151,13 +150,13 @@ async def spawn_worker(
     env.update(overrides)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "run"], env=env, stdout=log, stderr=log
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker", "run", env=env, stdout=log, stderr=log
         )
     worker = WorkerProcess(process, log_path)
     deadline = time.monotonic() + 30
     while '"worker ready"' not in worker.log():
-        if process.poll() is not None or time.monotonic() > deadline:
+        if process.returncode is not None or time.monotonic() > deadline:
             await worker.kill()
             raise AssertionError(f"worker {name} did not start:\n{worker.log()[-3000:]}")
         await asyncio.sleep(0.05)
