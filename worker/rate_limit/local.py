@@ -1,0 +1,85 @@
+"""The in-process limiter: one replica's share of the quota, paced at the AIMD-adapted rate.
+
+It is a token bucket with a capacity of one token (equivalently, GCRA without burst tolerance):
+successive grants are at least ``1 / rate`` seconds apart. A larger bucket would let a burst of
+``capacity`` calls follow an idle spell and then the steady rate, so some 1 s window would hold
+``capacity - 1 + rate`` calls, above the quota; with one token no window of 1 s holds more than
+``ceil(rate)`` grants, from a fresh start or after idling. Throughput is unchanged (the rate is
+the rate); only bursts are smoothed, which is what a per-second quota wants anyway. The price is
+the event loop's wake-up lateness, which is lost rather than caught up: the limiter errs below
+the quota, never above.
+
+Waiters queue on an ``asyncio.Lock``, which is FIFO and does not let a newcomer overtake queued
+waiters. Only the head of the queue sleeps, on a timer until its grant is due, so nothing
+busy-waits. A grant is recorded with no ``await`` between the decision and the return, so a
+waiter cancelled at any point (queued, or sleeping at the head) consumes no token and the next
+waiter moves up. A cut of the rate applies to the sleeping head too: it re-checks its due time on
+waking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from worker import metrics
+from worker.rate_limit.aimd import AimdPolicy, AimdRate
+
+
+class LocalRateLimiter:
+    """Token bucket for the calls of this process only; see the module docstring."""
+
+    def __init__(self, max_rps: float) -> None:
+        self._aimd = AimdRate(AimdPolicy.for_max(max_rps))
+        self._lock = asyncio.Lock()
+        self._last_grant: float | None = None
+        metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+
+    @property
+    def allowed_rps(self) -> float:
+        return self._aimd.rate
+
+    @property
+    def max_rps(self) -> float:
+        return self._aimd.policy.max_rps
+
+    async def acquire(self) -> float:
+        started = time.monotonic()
+        await self.wait_turn()
+        waited = time.monotonic() - started
+        metrics.rate_limit_wait.observe(waited)
+        return waited
+
+    async def wait_turn(self) -> None:
+        """Wait for a token without observing the wait: for limiters that wrap this one."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                before = self._aimd.rate
+                self._aimd.touch(now)
+                if self._aimd.rate != before:
+                    metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+                if self._last_grant is None:
+                    break
+                due = self._last_grant + 1.0 / self._aimd.rate
+                if now >= due:
+                    break
+                await asyncio.sleep(due - now)
+            self._last_grant = now
+
+    def on_throttled(self) -> None:
+        if self._aimd.throttled(time.monotonic()):
+            metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+
+    def on_success(self) -> None:
+        before = self._aimd.rate
+        self._aimd.succeeded(time.monotonic())
+        if self._aimd.rate != before:
+            metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+
+    def publish_rate(self) -> None:
+        """Set the allowed-rate gauge to this limiter's rate (when it becomes the active one)."""
+        metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+
+    async def close(self) -> None:
+        """Nothing to release; present for the common interface."""
