@@ -64,7 +64,7 @@ def test_one_user_one_group_other_users_other_groups(
             username,
         )
         assert run.status == 0, run.err
-    groups = {}
+    groups: dict[str, set[str]] = {}
     for message in queues.drain(queue):
         groups.setdefault(json.loads(message["Body"])["Username"], set()).add(
             message["Attributes"]["MessageGroupId"]
