@@ -284,6 +284,8 @@ class ResendClient:
                 )
             except BotoCoreError as exc:
                 raise EnqueueError(type(exc).__name__, str(exc)) from None
+            except ValueError as exc:  # botocore's word for an endpoint URL it cannot use
+                raise EnqueueError("InvalidEndpoint", str(exc)) from None
         return self
 
     async def __aexit__(

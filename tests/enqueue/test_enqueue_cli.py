@@ -282,6 +282,13 @@ BAD_VALUES = [
     ("--wait", "later", "--wait", "not a number"),
     ("--wait", "5", "--wait", "needs --results-queue-url"),
     ("--concurrency", "4", "--concurrency", "only with --from-file"),
+    ("--validate-only", "--request-id=x", "--validate-only", "only with --from-file"),
+    ("--queue-url", "just-a-name", "--queue-url", "must be a queue URL"),
+    ("--endpoint-url", "localhost", "--endpoint-url", "http:// or https://"),
+    ("--results-queue-url", "results", "--results-queue-url", "http:// or https://"),
+    ("--region", "bad_region!", "--region", "doesn't match a supported format"),
+    ("--profile", "no-such-profile", "--profile", "could not be found"),
+    ("--generate-cli-skeleton", "everything", "--generate-cli-skeleton", "invalid choice"),
 ]
 
 

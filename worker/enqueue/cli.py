@@ -18,6 +18,7 @@ import asyncio
 import functools
 import os
 import sys
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from worker.enqueue.output import FORMATS, compile_query, render
@@ -44,6 +45,13 @@ MAX_WAIT_SECONDS = 12 * 3600
 DEFAULT_CONCURRENCY = 4
 SHOWN_PROBLEMS = 100
 TITLE = "Enqueue"
+# Errors of client set-up that come from one flag's value.
+_FLAG_OF_ERROR = {
+    "ProfileNotFound": "--profile",
+    "InvalidRegionError": "--region",
+    "NoRegion": "--region",
+    "InvalidEndpoint": "--endpoint-url",
+}
 
 _EPILOG = """\
 examples:
@@ -237,6 +245,11 @@ def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             sys.stderr.write(f"{parser.prog}: error: {problem}\n")
         return EXIT_USAGE
     except EnqueueError as exc:
+        flag = _FLAG_OF_ERROR.get(exc.code)
+        if flag is not None:  # the AWS configuration refused a flag's value: a usage error
+            parser.print_usage(sys.stderr)
+            sys.stderr.write(f"{parser.prog}: error: argument {flag}: {exc.message}\n")
+            return EXIT_USAGE
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return EXIT_AWS
 
@@ -257,7 +270,20 @@ def _queue_url(args: argparse.Namespace, problems: list[str]) -> str:
     url = args.queue_url or os.environ.get("RESEND_QUEUE_URL", "")
     if not url:
         problems.append("argument --queue-url: required (or set RESEND_QUEUE_URL)")
+    elif not _is_url(url):
+        problems.append("argument --queue-url: must be a queue URL (https://sqs...)")
+    for flag, value in (
+        ("--endpoint-url", args.endpoint_url),
+        ("--results-queue-url", args.results_queue_url),
+    ):
+        if value is not None and not _is_url(value):
+            problems.append(f"argument {flag}: must be an http:// or https:// URL")
     return str(url)
+
+
+def _is_url(value: str) -> bool:
+    parts = urllib.parse.urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _fifo_problems(args: argparse.Namespace, fifo: bool) -> list[str]:
