@@ -199,10 +199,34 @@ def validate(document: RequestDocument) -> ResendRequest:
     try:
         return ResendRequest.model_validate(document.members)
     except ValidationError as exc:
-        raise _parameter_error(exc, document.origins) from None
+        raise _parameter_error(exc, document) from None
 
 
-def _parameter_error(exc: ValidationError, origins: Mapping[str, str]) -> ParameterError:
+def _found(members: Mapping[str, Any], location: list[str]) -> Any:
+    value: Any = members
+    for part in location:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _hint(error_type: str, found: Any) -> str:
+    """Why a string was not a string, without saying what it was."""
+    if error_type != "string_type":
+        return ""
+    if isinstance(found, list):
+        return (
+            " (got a list: in shorthand syntax a value with commas needs quotes, "
+            "as in Key='a,b', or \\, before each comma)"
+        )
+    if isinstance(found, dict):
+        return " (got a structure)"
+    return ""
+
+
+def _parameter_error(exc: ValidationError, document: RequestDocument) -> ParameterError:
+    origins = document.origins
     fallback = next(iter(set(origins.values()) & {CLI_INPUT_JSON, CLI_INPUT_YAML}), "request")
     problems = []
     missing = []
@@ -214,6 +238,7 @@ def _parameter_error(exc: ValidationError, origins: Mapping[str, str]) -> Parame
             continue
         if error["type"] == "extra_forbidden":
             message = "unknown member"
+        message += _hint(error["type"], _found(document.members, location))
         member = location[0] if location else ""
         origin = origins.get(member, fallback)
         if origin in (CLI_INPUT_JSON, CLI_INPUT_YAML):
