@@ -1,0 +1,60 @@
+"""Running the worker (or the SDK floor) against the fake AWS endpoint of ``bench.fakeaws``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bench.fakeaws import TOPIC_ARN, queue_url
+from bench.procs import Child, Children
+
+CLIENT_ID = "benchclient0000000000000000"
+CLIENT_SECRET = "bench-client-secret"  # noqa: S105 (a made-up secret for a fake endpoint)
+
+
+@dataclass
+class FakeEndpoint:
+    child: Child
+    url: str
+
+    async def stats(self) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.get(f"{self.url}/_bench/stats") as answer,
+        ):
+            answer.raise_for_status()
+            document: dict[str, Any] = await answer.json()
+            return document
+
+
+async def start_fake(children: Children, backlog: int | None = None) -> FakeEndpoint:
+    args = ["-m", "bench.fakeaws", "--client-id", CLIENT_ID]
+    if backlog is not None:
+        args += ["--backlog", str(backlog)]
+    child = children.python("fakeaws", *args)
+    port = int((await child.first_json_line())["port"])
+    return FakeEndpoint(child, f"http://127.0.0.1:{port}")
+
+
+def fake_worker_env(endpoint_url: str, *, concurrency: int) -> dict[str, str]:
+    """The worker's settings for the fake endpoint: the limiter out of the way, dedupe in memory.
+
+    Client secrets come from the environment, so no Secrets Manager call is needed; every request
+    has a distinct username, so the memory dedupe store does its full work for each one.
+    """
+    return {
+        "RESEND_QUEUE_URL": queue_url(endpoint_url),
+        "RESEND_RESULT_TOPIC_ARN": TOPIC_ARN,
+        "RESEND_CLIENT_SECRETS": json.dumps({CLIENT_ID: CLIENT_SECRET}),
+        "RESEND_COGNITO_MAX_RPS": "10000",
+        "RESEND_DEDUPE_BACKEND": "memory",
+        "RESEND_CONCURRENCY": str(concurrency),
+        "RESEND_RECEIVE_WAIT_SECONDS": "20",
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
