@@ -1,0 +1,1 @@
+"""The five benchmark items; each module's ``run`` returns an ``ItemResult``."""

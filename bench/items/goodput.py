@@ -1,0 +1,207 @@
+"""2. Goodput at the quota: a backlog of 20 x Q requests against a Cognito quota of Q per second.
+
+The devstack's Cognito answers TooManyRequestsException above ``quota_rps`` (a token bucket
+holding one second of quota). The worker is deliberately configured at twice the quota
+(``RESEND_COGNITO_MAX_RPS = 2 x Q``), as an operator who misread the quota would, so its AIMD
+limiter has to find the real rate from throttles. Three set-ups drain the same backlog:
+
+* one replica with its local limiter;
+* two replicas sharing the Redis limiter (and the Redis dedupe store), unique key prefix per run;
+* the "naive worker": the same code with the limiter out of the way (``RESEND_COGNITO_MAX_RPS``
+  at its maximum) so only tenacity's retries stand between it and the quota. It is stopped after
+  ``naive_cap_factor`` ideal drain times: deferred messages come back only after 30 s.
+
+Goodput is successful calls per second over the drain, as a fraction of Q. The devstack's bucket
+starts full (one second of quota), so in the first second a caller can get up to 2 x Q successes;
+to keep that burst from lifting the figure, the drain is counted from one second after the first
+Cognito call to the last success. The figure over the whole drain, burst included, is kept in the
+JSON as ``goodput_fraction_with_burst``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bench.devstack import (
+    ResultReader,
+    enqueue,
+    prepare,
+    queue_depth,
+    request_body,
+    sqs_client,
+)
+from bench.plan import Context, ensure_devstack
+from bench.redis_keys import delete_prefix, unique_prefix
+from bench.report import ItemResult, Target
+from bench.workers import start_worker
+from worker.devstack import AsyncDevStackAdmin
+
+NAME = "goodput"
+THROTTLED = "TooManyRequestsException"
+
+
+@dataclass(frozen=True)
+class Setup:
+    key: str
+    label: str
+    replicas: int
+    naive: bool
+
+
+SETUPS = (
+    Setup("one", "1 replica", 1, False),
+    Setup("two", "2 replicas, Redis limiter", 2, False),
+    Setup("naive", "naive (no limiter, retries only)", 1, True),
+)
+
+
+async def run(ctx: Context) -> ItemResult:
+    endpoint = await ensure_devstack(ctx)
+    admin = AsyncDevStackAdmin(endpoint)
+    result = ItemResult(NAME)
+    runs: dict[str, list[dict[str, Any]]] = {s.key: [] for s in SETUPS}
+    for _ in range(ctx.plan.repeats):
+        for setup in SETUPS:
+            runs[setup.key].append(await _one_run(ctx, endpoint, admin, setup))
+    result.details = {
+        "quota_rps": ctx.plan.quota_rps,
+        "backlog": int(ctx.plan.backlog_factor * ctx.plan.quota_rps),
+        "runs": runs,
+    }
+    for setup in SETUPS:
+        values = runs[setup.key]
+        limited = not setup.naive
+        result.add(
+            f"{setup.key}_goodput_fraction",
+            f"{setup.label}: goodput / Q",
+            "ratio",
+            [r["goodput_fraction"] for r in values],
+            Target(">=", 0.95) if limited else None,
+        )
+        result.add(
+            f"{setup.key}_throttled_fraction",
+            f"{setup.label}: throttled / calls",
+            "%",
+            [100 * r["throttled_fraction"] for r in values],
+            Target("<=", 2.0) if limited else None,
+        )
+        result.add(
+            f"{setup.key}_failed",
+            f"{setup.label}: failed + dead-lettered",
+            "msgs",
+            [r["failed"] + r["dead_lettered"] for r in values],
+            Target("==", 0) if limited else None,
+        )
+        result.add(
+            f"{setup.key}_unfinished",
+            f"{setup.label}: unfinished at the end",
+            "msgs",
+            [r["unfinished"] for r in values],
+            Target("==", 0) if limited else None,
+        )
+        result.add(
+            f"{setup.key}_drain_seconds",
+            f"{setup.label}: drain time",
+            "s",
+            [r["drain_seconds"] for r in values],
+        )
+    return result
+
+
+async def _one_run(
+    ctx: Context, endpoint: str, admin: AsyncDevStackAdmin, setup: Setup
+) -> dict[str, Any]:
+    plan = ctx.plan
+    quota = plan.quota_rps
+    backlog = int(plan.backlog_factor * quota)
+    ideal = backlog / quota
+    tag = uuid.uuid4().hex[:8]
+    usernames = [f"g{tag}-{i:05d}" for i in range(backlog)]
+    await admin.reset()
+    resources = await prepare(endpoint, admin, usernames)
+    prefix = unique_prefix("goodput")
+    env = {
+        **resources.worker_env(),
+        "RESEND_COGNITO_MAX_RPS": str(10_000 if setup.naive else 2 * quota),
+        "RESEND_EXPECTED_REPLICAS": str(setup.replicas),
+        "RESEND_DEDUPE_KEY_PREFIX": prefix,
+        "RESEND_RECEIVE_WAIT_SECONDS": "20",
+    }
+    if setup.replicas > 1:
+        env |= {
+            "RESEND_RATE_LIMIT_REDIS_URL": ctx.redis_url,
+            "RESEND_DEDUPE_BACKEND": "redis",
+            "RESEND_REDIS_URL": ctx.redis_url,
+        }
+    cap = plan.naive_cap_factor * ideal if setup.naive else 2 * ideal + 15
+    async with sqs_client(endpoint) as sqs:
+        bodies = [request_body(resources, u, f"{u}-r") for u in usernames]
+        await enqueue(sqs, resources.queue_url, bodies)
+        reader = ResultReader(sqs, resources.results_queue_url)
+        reader.start()
+        workers = []
+        try:
+            await admin.set_faults(quota_rps=quota)
+            workers = await asyncio.gather(
+                *(
+                    start_worker(ctx.children, f"worker-goodput-{setup.key}-{i}", env)
+                    for i in range(setup.replicas)
+                )
+            )
+            started = time.monotonic()
+            await reader.wait_for(backlog, within=cap)
+            elapsed = time.monotonic() - started
+            for worker in workers:
+                worker.child.check_alive()
+        finally:
+            await asyncio.gather(*(ctx.children.stop(w.child) for w in workers))
+            await reader.stop()
+        dead_lettered = await queue_depth(sqs, resources.dead_letter_queue_url)
+    await delete_prefix(ctx.redis_url, prefix)
+    stats = await admin.calls()
+    outcomes: dict[str, str] = {}
+    for received in reader.received:
+        outcomes[received.request_id] = received.outcome
+    ok_times = sorted(c.timestamp for c in stats.calls if c.result == "ok")
+    first_call = min((c.timestamp for c in stats.calls), default=float("nan"))
+    span = ok_times[-1] - first_call if ok_times else float("nan")
+    with_burst = _rate(ok_times, first_call)
+    goodput = _rate([t for t in ok_times if t >= first_call + 1.0], first_call + 1.0)
+    throttled = stats.by_result.get(THROTTLED, 0)
+    return {
+        "backlog": backlog,
+        "calls": stats.total,
+        "ok": len(ok_times),
+        "throttled": throttled,
+        "by_result": stats.by_result,
+        "goodput_rps": goodput,
+        "goodput_fraction": goodput / quota,
+        "goodput_fraction_with_burst": with_burst / quota,
+        "throttled_fraction": throttled / stats.total if stats.total else 0.0,
+        "failed": sum(1 for o in outcomes.values() if o == "failed"),
+        "dead_lettered": dead_lettered,
+        "unfinished": backlog - len(outcomes),
+        "outcomes": _count(outcomes.values()),
+        "drain_seconds": span,
+        "ideal_drain_seconds": ideal,
+        "waited_seconds": elapsed,
+        "max_ok_per_second": stats.max_ok_per_second,
+    }
+
+
+def _rate(times: list[float], start: float) -> float:
+    """Successes per second from ``start`` to the last one (NaN with too few to tell)."""
+    if len(times) < 2 or times[-1] <= start:
+        return float("nan")
+    return len(times) / (times[-1] - start)
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
