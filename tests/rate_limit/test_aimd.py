@@ -66,13 +66,35 @@ def seconds_to_recover(aimd: AimdRate, now: float) -> float:
 def test_recovery_takes_seconds_not_minutes(max_rps: float) -> None:
     aimd = AimdRate(AimdPolicy.for_max(max_rps))
     aimd.throttled(now=0.0)
-    # From half the maximum: (1 - 0.5) / 0.1 = 5 seconds at the allowed rate.
-    assert 4.5 < seconds_to_recover(aimd, now=0.0) < 5.5
+    # From half the maximum: fast to 90% of the ceiling, (0.9 - 0.5) / 0.1 = 4 seconds, then a
+    # probe of 2% of the ceiling per second over the last tenth, 5 seconds.
+    assert 8.0 < seconds_to_recover(aimd, now=0.0) < 10.5
     for second in range(10, 40):
         aimd.throttled(now=float(second))
     assert aimd.rate == aimd.policy.min_rps
-    # From the floor (5%): about 10 seconds (9.5 plus the long first gaps at a low rate).
+    # Throttled at the floor: no ceiling is learnt (someone else holds the quota), so the climb
+    # back is the fast one, about 10 seconds (9.5 plus the long first gaps at a low rate).
+    assert aimd.ceiling is None
     assert 8.5 < seconds_to_recover(aimd, now=40.0) < 11.5
+
+
+def test_ceiling_is_probed_slowly_and_forgotten() -> None:
+    aimd = AimdRate(AimdPolicy.for_max(60.0))
+    aimd.rate = 20.0
+    aimd.throttled(now=0.0)
+    assert (aimd.ceiling, aimd.rate) == (20.0, 10.0)
+    now = 0.0
+    while aimd.rate < 18.0:
+        now += 1.0 / aimd.rate
+        aimd.succeeded(now)
+    assert now < 2.0  # fast up to 90% of the ceiling
+    start = now
+    while aimd.rate < 20.0:
+        now += 1.0 / aimd.rate
+        aimd.succeeded(now)
+    assert 4.0 < now - start < 6.0  # then 2% of the ceiling per second
+    aimd.succeeded(31.0)
+    assert aimd.ceiling is None  # forgotten 30 s after the cut
 
 
 def test_recovery_grows_linearly_in_time() -> None:

@@ -109,7 +109,7 @@ async def test_state_is_one_namespaced_key_that_expires(prefix: str) -> None:
         limiter.on_throttled()
         await limiter.flush()
         state, ttl_ms = await read_state(prefix)
-        assert set(state) == {b"last", b"rate", b"cut_at"}
+        assert set(state) == {b"last", b"rate", b"cut_at", b"ceiling"}
         assert float(state[b"rate"]) == 10.0
         assert 0 < ttl_ms <= 60_000
     finally:

@@ -22,6 +22,15 @@ Why these constants:
   enough that a throttle caused by someone else's burst costs a few seconds of throughput, slow
   enough that a real ceiling below the maximum costs one round of throttles (which are retried)
   every few seconds. No successes, no increase: the rate only rises on evidence.
+* The rate at the last throttle is remembered as the ceiling. Below 90% of it the rate climbs
+  fast (as above); from there it probes slowly, 2% of the ceiling per second. A plain AIMD
+  sawtooth overshoots the quota on every climb, so a worker configured above the real quota
+  (3x in the tests) sees a large share of its calls throttled; remembering where the throttles
+  began keeps them to a few calls per probe while the goodput stays near the quota. Passing the
+  ceiling without a throttle moves it up: the quota may have grown. A throttle at the floor sets
+  no ceiling (it says another caller holds the quota, not where the quota is), and the ceiling is
+  forgotten ``ceiling_memory`` (30 s) after the last cut, so a worker pushed down by someone
+  else's burst climbs back fast once it is over.
 * State older than ``idle_reset`` (60 s) without any event is forgotten: a throttle a minute ago
   says little about the quota now, and the Redis copy of this state expires after the same time
   so nothing lingers.
@@ -36,6 +45,9 @@ DECREASE_FACTOR = 0.5
 MIN_FRACTION = 0.05
 MIN_RPS = 0.5
 INCREASE_PER_SECOND = 0.1
+NEAR_CEILING = 0.9
+PROBE_PER_SECOND = 0.02
+CEILING_MEMORY_SECONDS = 30.0
 COOLDOWN_SECONDS = 1.0
 IDLE_RESET_SECONDS = 60.0
 
@@ -48,6 +60,9 @@ class AimdPolicy:
     min_rps: float
     decrease_factor: float = DECREASE_FACTOR
     increase_per_second: float = INCREASE_PER_SECOND
+    near_ceiling: float = NEAR_CEILING
+    probe_per_second: float = PROBE_PER_SECOND
+    ceiling_memory: float = CEILING_MEMORY_SECONDS
     cooldown: float = COOLDOWN_SECONDS
     idle_reset: float = IDLE_RESET_SECONDS
 
@@ -80,8 +95,19 @@ class AimdPolicy:
     def cut(self, rate: float) -> float:
         return max(self.min_rps, rate * self.decrease_factor)
 
-    def raised(self, rate: float, successes: int) -> float:
-        return min(self.max_rps, math.sqrt(rate * rate + 2 * self.increase_constant * successes))
+    def raised(self, rate: float, successes: int, ceiling: float | None = None) -> float:
+        """The rate after ``successes``: fast up to near the ceiling, slowly beyond it."""
+        if ceiling is None:
+            return min(self.max_rps, _grow(rate, self.increase_constant, successes))
+        knee = self.near_ceiling * ceiling
+        if rate < knee:
+            return min(self.max_rps, knee, _grow(rate, self.increase_constant, successes))
+        return min(self.max_rps, _grow(rate, self.probe_per_second * ceiling, successes))
+
+
+def _grow(rate: float, c: float, successes: int) -> float:
+    """Each success adds ``c / rate``: at the allowed rate, ``c`` per second of successes."""
+    return math.sqrt(rate * rate + 2 * c * successes)
 
 
 class AimdRate:
@@ -90,6 +116,7 @@ class AimdRate:
     def __init__(self, policy: AimdPolicy) -> None:
         self.policy = policy
         self.rate = policy.max_rps
+        self.ceiling: float | None = None
         self._cut_at: float | None = None
         self._last_event: float | None = None
 
@@ -97,6 +124,7 @@ class AimdRate:
         """Record activity, forgetting the state first if it went stale."""
         if self._last_event is not None and now - self._last_event > self.policy.idle_reset:
             self.rate = self.policy.max_rps
+            self.ceiling = None
             self._cut_at = None
         self._last_event = now
 
@@ -105,11 +133,16 @@ class AimdRate:
         self.touch(now)
         if self._cut_at is not None and now - self._cut_at < self.policy.cooldown:
             return False
+        self.ceiling = self.rate if self.rate > self.policy.min_rps else None
         self.rate = self.policy.cut(self.rate)
         self._cut_at = now
         return True
 
     def succeeded(self, now: float, successes: int = 1) -> None:
         self.touch(now)
+        if self._cut_at is not None and now - self._cut_at > self.policy.ceiling_memory:
+            self.ceiling = None
         if successes > 0 and self.rate < self.policy.max_rps:
-            self.rate = self.policy.raised(self.rate, successes)
+            self.rate = self.policy.raised(self.rate, successes, self.ceiling)
+            if self.ceiling is not None and self.rate > self.ceiling:
+                self.ceiling = self.rate

@@ -103,6 +103,11 @@ local cooldown = tonumber(ARGV[5])
 local rate = load_rate()
 local cut_at = tonumber(redis.call('HGET', KEYS[1], 'cut_at'))
 if not (cut_at and now - cut_at < cooldown) then
+  if rate > min_rps then
+    redis.call('HSET', KEYS[1], 'ceiling', fmt(rate))
+  else
+    redis.call('HDEL', KEYS[1], 'ceiling')
+  end
   rate = math.max(min_rps, rate * factor)
   redis.call('HSET', KEYS[1], 'rate', fmt(rate), 'cut_at', fmt(now))
 end
@@ -111,16 +116,35 @@ return fmt(rate)
 """
 )
 
-# ARGV[3]: the increase constant c, ARGV[4]: number of successes. Returns the rate.
+# ARGV[3]: the increase constant c, ARGV[4]: number of successes, ARGV[5]: the knee as a
+# fraction of the ceiling, ARGV[6]: the probing increase as a fraction of the ceiling,
+# ARGV[7]: how long a ceiling is remembered after the last cut, in seconds.
+# The same rule as AimdPolicy.raised. Returns the rate.
 _SUCCEEDED = (
     _PRELUDE
     + """
 local c = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
+local near = tonumber(ARGV[5])
+local probe = tonumber(ARGV[6])
+local memory = tonumber(ARGV[7])
 local rate = load_rate()
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling'))
+local cut_at = tonumber(redis.call('HGET', KEYS[1], 'cut_at'))
+if ceiling and cut_at and now - cut_at > memory then
+  ceiling = nil
+  redis.call('HDEL', KEYS[1], 'ceiling')
+end
 if rate < max_rps and n > 0 then
-  rate = math.min(max_rps, math.sqrt(rate * rate + 2 * c * n))
+  local limit = max_rps
+  if ceiling and rate < near * ceiling then
+    limit = math.min(max_rps, near * ceiling)
+  elseif ceiling then
+    c = probe * ceiling
+  end
+  rate = math.min(limit, math.sqrt(rate * rate + 2 * c * n))
   redis.call('HSET', KEYS[1], 'rate', fmt(rate))
+  if ceiling and rate > ceiling then redis.call('HSET', KEYS[1], 'ceiling', fmt(rate)) end
 end
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
 return fmt(rate)
@@ -296,7 +320,15 @@ class RedisRateLimiter:
         try:
             rate = await self._succeeded_script(
                 keys=[self._key],
-                args=[self._policy.max_rps, self._ttl_ms, self._policy.increase_constant, count],
+                args=[
+                    self._policy.max_rps,
+                    self._ttl_ms,
+                    self._policy.increase_constant,
+                    count,
+                    self._policy.near_ceiling,
+                    self._policy.probe_per_second,
+                    self._policy.ceiling_memory,
+                ],
             )
         except _UNAVAILABLE as exc:
             self._enter_fallback(exc)
