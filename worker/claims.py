@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 # How long a request waits for another one in progress for the same user before deferring.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 IN_PROGRESS_POLL_SECONDS = 0.05
+# Set in a stored result once it has been published.
+PUBLISHED = "Published"
 # Deferral when the store is unreachable or another request holds the user for too long.
 STORE_DOWN_DEFER_SECONDS = 30
 IN_PROGRESS_DEFER_SECONDS = 15
@@ -48,10 +50,15 @@ class Proceed:
 
 @dataclass(frozen=True)
 class Answered:
-    """The store already answers this request: a duplicate, or a redelivery's stored result."""
+    """The store already answers this request: a duplicate, or a redelivery's stored result.
+
+    ``published`` says the stored result already went out (only the delete was lost), so the
+    redelivered message needs deleting, not answering again.
+    """
 
     result: Result
     kind: str
+    published: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,13 @@ class Claims:
 
     def _answer(self, record: Record, message_id: str, request_id: str) -> Answered:
         # Stored without the username (often an email); the caller fills in its own.
-        stored = Result.model_validate({**(record.result or {}), "Username": None})
+        document = dict(record.result or {})
+        published = bool(document.pop(PUBLISHED, False))
+        stored = Result.model_validate({**document, "Username": None})
         if stored.MessageId == message_id or stored.RequestId == request_id:
             # This very request was handled before (the publish or the delete was lost).
             metrics.dedupe_hits.labels("redelivery").inc()
-            return Answered(stored, "redelivery")
+            return Answered(stored, "redelivery", published)
         metrics.dedupe_hits.labels("completed").inc()
         duplicate = Result(
             Outcome=Outcome.DUPLICATE,
@@ -142,6 +151,20 @@ class Claims:
             except DedupeStoreError as exc:
                 log.warning("dedupe lease renewal failed", error=str(exc))
 
+    async def mark_published(self, proceed: Proceed, result: Result) -> None:
+        """Note in the stored record that the result went out.
+
+        A worker that dies between the publish and the delete then leaves a redelivery that is
+        deleted without a second result. Best effort: failing here costs at most that repeat.
+        """
+        if self._store is None or proceed.key is None or proceed.owner is None:
+            return
+        document = {**_stored(result), PUBLISHED: True}
+        try:
+            await self._store.update_result(proceed.key, proceed.owner, document)
+        except DedupeStoreError as exc:
+            log.warning("dedupe store update failed", error=str(exc))
+
     async def finish(self, proceed: Proceed, result: Result | None) -> None:
         """Store a ``sent`` result for the window, or release the claim for anything else."""
         if proceed.renewer is not None:
@@ -152,11 +175,17 @@ class Claims:
             return
         try:
             if result is not None and result.Outcome is Outcome.SENT:
-                stored: dict[str, Any] = result.model_dump(mode="json", exclude={"Username"})
-                await self._store.complete(proceed.key, proceed.owner, stored, self._window)
+                await self._store.complete(
+                    proceed.key, proceed.owner, _stored(result), self._window
+                )
             else:
                 await self._store.release(proceed.key, proceed.owner)
         except DedupeStoreError as exc:
             # A lost COMPLETED record can only let a later duplicate through; the lease frees
             # a lost release. Neither may fail the request.
             log.warning("dedupe store update failed", error=str(exc))
+
+
+def _stored(result: Result) -> dict[str, Any]:
+    """A result as the store keeps it: without the username, which is often an email."""
+    return result.model_dump(mode="json", exclude={"Username"})

@@ -213,6 +213,7 @@ class Consumer:
                     delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
                 )
                 return False
+            await self._processor.published(disposition)
             metrics.messages_processed.labels(result.Outcome.value).inc()
             metrics.message_age.observe(delivery.age_seconds)
             if result.Error is not None and result.Outcome is Outcome.FAILED:

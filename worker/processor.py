@@ -71,13 +71,15 @@ class Publish:
 
     ``dead_letter`` asks for the raw body to be copied to the dead-letter queue first, so an
     invalid body is never lost. ``publish`` is false only for an invalid body seen again when no
-    dead-letter queue is configured: its result went out on the first delivery.
+    dead-letter queue is configured, or for a redelivery whose stored result already went out.
+    ``claim`` is the dedupe claim behind a ``sent`` result, noted as published once it is.
     """
 
     result: Result
     delete: bool = True
     dead_letter: ErrorInfo | None = None
     publish: bool = True
+    claim: Proceed | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class Processor:
         if isinstance(claim, Wait):
             return self._defer_or_fail(delivery, request, request_id, claim.reason, claim.delay)
         if isinstance(claim, Answered):
-            return Publish(claim.result.model_copy(update={"Username": request.Username}))
+            result = claim.result.model_copy(update={"Username": request.Username})
+            return Publish(result, publish=not claim.published)
         return await self._call_cognito(delivery, request, request_id, claim)
 
     async def _call_cognito(
@@ -137,7 +140,7 @@ class Processor:
                 result = result.model_copy(
                     update={"CodeDeliveryDetails": call.code_delivery_details}
                 )
-                return Publish(result)
+                return Publish(result, claim=claim)
             verdict = call.verdict
             error = ErrorInfo(Code=verdict.code, Message=verdict.message, Reason=verdict.reason)
             if verdict.action is Action.PERMANENT:
@@ -154,6 +157,11 @@ class Processor:
             return disposition
         finally:
             await self._claims.finish(claim, result)
+
+    async def published(self, disposition: Publish) -> None:
+        """The disposition's result went out: remember it, so a redelivery is not answered again."""
+        if disposition.claim is not None:
+            await self._claims.mark_published(disposition.claim, disposition.result)
 
     def _defer_or_fail(
         self,

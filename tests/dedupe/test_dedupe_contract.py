@@ -260,3 +260,32 @@ def _sample(name: str, operation: str) -> float:
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+async def test_update_result_replaces_the_owners_completed_result_only(store: DedupeStore) -> None:
+    key = new_key()
+    assert (await store.claim(key, "owner-a", 5)).won
+    # Not yet completed: nothing to update.
+    assert not await store.update_result(key, "owner-a", {"Published": True})
+    assert await store.complete(key, "owner-a", {"Outcome": "sent"}, 30)
+    before = await store.get(key)
+    assert before is not None
+    assert not await store.update_result(key, "owner-b", {"Outcome": "stolen"})
+    assert await store.update_result(key, "owner-a", {"Outcome": "sent", "Published": True})
+    after = await store.get(key)
+    assert after is not None
+    assert after.status is Status.COMPLETED and after.owner == "owner-a"
+    assert after.result == {"Outcome": "sent", "Published": True}
+    assert_near(after.expires_at, before.expires_at, tolerance=0.01)
+
+
+async def test_update_result_of_an_expired_or_absent_record_fails(store: DedupeStore) -> None:
+    key = new_key()
+    assert not await store.update_result(key, "owner-a", {"Published": True})
+    assert (await store.claim(key, "owner-a", 5)).won
+    assert await store.complete(key, "owner-a", {"Outcome": "sent"}, 0.3)
+    record = await store.get(key)
+    assert record is not None
+    await sleep_past(record.expires_at)
+    assert not await store.update_result(key, "owner-a", {"Published": True})
+    assert await store.get(key) is None

@@ -95,13 +95,19 @@ class DedupeStore(ABC):
         """
         _check_ids(key, owner)
         _check_duration("window_seconds", window_seconds)
-        # Serialised here so every backend stores and returns exactly the same JSON value, and a
-        # result that is not JSON fails as the programming error it is, not as a store outage.
-        result_json = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        if not result_json.startswith("{"):
-            raise TypeError("result must be a dict")
         return await self._observe(
-            "complete", self._complete(key, owner, result_json, window_seconds)
+            "complete", self._complete(key, owner, _result_json(result), window_seconds)
+        )
+
+    async def update_result(self, key: str, owner: str, result: dict[str, Any]) -> bool:
+        """Replace the result of the owner's live COMPLETED record, keeping its expiry.
+
+        Used to note that the result went out, so a redelivery of the same message is deleted
+        instead of answered twice. False when the record is gone or not the owner's.
+        """
+        _check_ids(key, owner)
+        return await self._observe(
+            "update_result", self._update_result(key, owner, _result_json(result))
         )
 
     async def release(self, key: str, owner: str) -> None:
@@ -173,6 +179,9 @@ class DedupeStore(ABC):
     ) -> bool: ...
 
     @abstractmethod
+    async def _update_result(self, key: str, owner: str, result_json: str) -> bool: ...
+
+    @abstractmethod
     async def _release(self, key: str, owner: str) -> None: ...
 
     @abstractmethod
@@ -183,6 +192,15 @@ class DedupeStore(ABC):
 
     @abstractmethod
     async def _close(self) -> None: ...
+
+
+def _result_json(result: dict[str, Any]) -> str:
+    """Serialised here so every backend stores and returns exactly the same JSON value, and a
+    result that is not JSON fails as the programming error it is, not as a store outage."""
+    result_json = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not result_json.startswith("{"):
+        raise TypeError("result must be a dict")
+    return result_json
 
 
 def _check_ids(key: str, owner: str) -> None:

@@ -223,6 +223,30 @@ class DynamoDBDedupeStore(DedupeStore):
             )
         return True
 
+    async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
+        client = await self._dynamodb()
+        try:
+            await client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": self.partition_key(key)}},
+                UpdateExpression="SET #result = :result",
+                ConditionExpression=(
+                    "#status = :completed AND #owner = :owner AND expires_at_ms > :now"
+                ),
+                ExpressionAttributeNames={**_NAMES, "#result": "result"},
+                ExpressionAttributeValues={
+                    ":result": {"S": result_json},
+                    ":completed": {"S": Status.COMPLETED.value},
+                    ":owner": {"S": owner},
+                    ":now": {"N": str(_now_ms())},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) != _CONDITION_FAILED:
+                raise
+            return False
+        return True
+
     async def _release(self, key: str, owner: str) -> None:
         client = await self._dynamodb()
         try:

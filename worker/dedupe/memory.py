@@ -67,6 +67,16 @@ class MemoryDedupeStore(DedupeStore):
         self._write(Record(key, Status.COMPLETED, owner, now + window_seconds, result), now)
         return True
 
+    async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
+        now = self._clock()
+        current = self._live(key, now)
+        if current is None or current.owner != owner or current.status is not Status.COMPLETED:
+            return False
+        self._records[key] = Record(
+            key, Status.COMPLETED, owner, current.expires_at, json.loads(result_json)
+        )
+        return True
+
     async def _release(self, key: str, owner: str) -> None:
         current = self._records.get(key)
         if current is not None and current.status is Status.IN_PROGRESS and current.owner == owner:

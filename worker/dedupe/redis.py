@@ -90,6 +90,20 @@ return 1
 """
 )
 
+# ARGV: owner, result JSON. Replaces the owner's COMPLETED result; the expiry stays.
+_UPDATE_RESULT = (
+    _PRELUDE
+    + """
+local record = load()
+if not record or record.owner ~= owner or record.status ~= 'COMPLETED' then return 0 end
+local value = '{"status":"COMPLETED","owner":' .. cjson.encode(owner)
+  .. ',"expires_at":' .. string.format('%.6f', record.expires_at)
+  .. ',"result":' .. ARGV[2] .. '}'
+redis.call('SET', KEYS[1], value, 'KEEPTTL')
+return 1
+"""
+)
+
 # Returns the live record or nil: judged by expires_at, not only by the key's PX expiry.
 _GET = (
     _PRELUDE
@@ -163,6 +177,9 @@ class RedisDedupeStore(DedupeStore):
     ) -> bool:
         done = await self._run(_COMPLETE, key, owner, _millis(window_seconds), result_json)
         return int(done) == 1
+
+    async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
+        return int(await self._run(_UPDATE_RESULT, key, owner, result_json)) == 1
 
     async def _release(self, key: str, owner: str) -> None:
         await self._run(_RELEASE, key, owner)
