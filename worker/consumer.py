@@ -166,7 +166,7 @@ class Consumer:
         """Process and settle one message; True when it is finished (deleted or answered)."""
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            message_id=delivery.message_id, attempt=delivery.receive_count
+            message_id=delivery.message_id, attempt=delivery.receive_count, **delivery.trace
         )
         started = time.perf_counter()
         finished = False
@@ -239,7 +239,13 @@ class Consumer:
     async def _defer(self, delivery: Delivery, defer: Defer) -> None:
         metrics.deferrals.labels(defer.reason).inc()
         await self._queue.change_visibility(delivery.receipt_handle, defer.delay)
-        log.info("message deferred", outcome="deferred", reason=defer.reason, delay=defer.delay)
+        log.info(
+            "message deferred",
+            outcome="deferred",
+            error_code=defer.error_code,
+            reason=defer.reason,
+            delay=defer.delay,
+        )
 
     async def _release(self, deliveries: Iterable[Delivery]) -> None:
         """Hand messages back to the queue at once (shutdown, or after a FIFO group stopped)."""

@@ -81,12 +81,12 @@ async def _demo(endpoint_url: str, metrics_port: int) -> None:
 
     session = AioSession()
     async with session.create_client("sqs", region_name=resources.region) as sqs:
-        for label, body in _samples(resources):
-            await sqs.send_message(QueueUrl=resources.queue_url, MessageBody=body)
-            print(f"-> sent {label}")
-            await asyncio.sleep(SAMPLE_PAUSE_SECONDS)
         printer = asyncio.create_task(_print_results(sqs, resources.results_queue_url))
         try:
+            for label, body in _samples(resources):
+                await sqs.send_message(QueueUrl=resources.queue_url, MessageBody=body)
+                print(f"-> sent {label}")
+                await asyncio.sleep(SAMPLE_PAUSE_SECONDS)
             await worker
         finally:
             printer.cancel()

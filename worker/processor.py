@@ -88,6 +88,7 @@ class Defer:
 
     delay: int
     reason: str
+    error_code: str | None = None
 
 
 Disposition = Publish | Defer
@@ -182,7 +183,7 @@ class Processor:
         ):
             error = error or ErrorInfo(Code="DeferralBudgetExhausted", Message=reason)
             return Publish(self._result(delivery, request, request_id, Outcome.FAILED, error))
-        return Defer(delay, reason)
+        return Defer(delay, reason, error.Code if error else None)
 
     def _invalid(self, delivery: Delivery, exc: InvalidRequest) -> Publish:
         error = ErrorInfo(Code=exc.code, Message=exc.message)
