@@ -106,10 +106,11 @@ class Consumer:
                 receive = asyncio.create_task(self._queue.receive(free, self._wait_seconds))
                 await asyncio.wait({receive, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
                 if not receive.done():
-                    # Shutdown during a long poll: SQS keeps anything it had not yet returned.
-                    receive.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await receive
+                    # Shutdown during a long poll. Cancelling it could drop a response SQS has
+                    # already sent, leaving its messages invisible for a whole visibility
+                    # timeout; instead it finishes with the in-flight work and whatever it
+                    # brings is handed straight back.
+                    self._spawn(self._release_late(receive))
                     break
                 try:
                     deliveries = receive.result()
@@ -253,6 +254,16 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await self._queue.change_visibility(delivery.receipt_handle, 0)
             self._done(delivery)
+
+    async def _release_late(self, receive: asyncio.Task[list[Delivery]]) -> None:
+        try:
+            deliveries = await receive
+        except Exception:
+            return
+        if deliveries:
+            metrics.messages_received.inc(len(deliveries))
+            log.info("returning messages received during shutdown", count=len(deliveries))
+            await self._release(deliveries)
 
     def _done(self, delivery: Delivery) -> None:
         entry = self._in_flight.pop(delivery.message_id, None)

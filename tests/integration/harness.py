@@ -83,6 +83,13 @@ class Harness:
         collected.extend(await self._receive_results(0))
         return collected
 
+    async def all_results(self) -> list[dict[str, Any]]:
+        """Every result published so far: receive until the results queue answers empty."""
+        collected: list[dict[str, Any]] = []
+        while batch := await self._receive_results(1):
+            collected.extend(batch)
+        return collected
+
     async def _receive_results(self, wait: int) -> list[dict[str, Any]]:
         answer = await self.sqs.receive_message(
             QueueUrl=self.resources.results_queue_url,
