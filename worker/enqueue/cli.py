@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 EXIT_NOT_SENT = 1
 EXIT_USAGE = 2
 EXIT_AWS = 255
+EXIT_INTERRUPTED = 130
 DEFAULT_WAIT_SECONDS = 60.0
 MAX_WAIT_SECONDS = 12 * 3600
 DEFAULT_CONCURRENCY = 4
@@ -252,6 +253,9 @@ def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return EXIT_USAGE
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return EXIT_AWS
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{parser.prog}: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 def _output_format(args: argparse.Namespace) -> str:
