@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -264,3 +266,33 @@ def test_parse_result_raw_enveloped_and_garbage() -> None:
     assert parse_result(envelope) == parsed
     assert parse_result("not json") is None
     assert parse_result('{"Outcome": "unheard-of"}') is None
+
+
+def test_the_client_needs_nothing_of_the_worker_runtime() -> None:
+    """Producers install pydantic and aiobotocore; nothing else of the worker may be imported."""
+    forbidden = [
+        "structlog",
+        "tenacity",
+        "prometheus_client",
+        "redis",
+        "yaml",
+        "pydantic_settings",
+        "moto",
+    ]
+    program = f"""
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {forbidden!r}:
+            raise ImportError("refused: " + name)
+sys.meta_path.insert(0, Refuse())
+import worker.client
+from worker.client import SyncResendClient, build_request
+assert build_request({{"ClientId": "abc", "Username": "u"}}).ClientId == "abc"
+print(sorted(m for m in sys.modules if m.startswith("worker")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['worker', 'worker.client', 'worker.models']"
