@@ -99,3 +99,17 @@ def test_the_skeleton_round_trips_through_cli_input_json_validation(
     assert status == 2
     assert "argument --cli-input-json: ClientId: String should have at least 1 character" in err
     assert "argument --cli-input-json: Username: String should have at least 1 character" in err
+
+
+def test_the_project_cli_runs_the_same_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from worker.cli import main as project_main
+
+    assert project_main(["enqueue", "--generate-cli-skeleton"]) == 0
+    assert json.loads(capsys.readouterr().out) == run_json(capsys, "--generate-cli-skeleton")
+
+
+def test_help_lists_every_request_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for parameter in (*COGNITO_PARAMETERS, REQUEST_ID):
+        assert parameter.flag in text
