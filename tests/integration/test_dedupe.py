@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import shutil
+import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +181,60 @@ async def test_publish_failure_after_cognito_success_republishes_stored_result(
     assert results[0]["Attempts"] == 1  # the stored result of the first delivery
     assert harness.admin.calls().total == 1, "Cognito must not be called again"
     assert metrics.dedupe_hits.labels("redelivery")._value.get() == redeliveries + 1
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own, so that it can go away mid-run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is needed (see the README)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("fail_open", [False, True], ids=["fail-closed", "fail-open"])
+async def test_unreachable_store_defers_unless_fail_open(
+    harness: Harness, throwaway_redis: tuple[str, subprocess.Popen[bytes]], fail_open: bool
+) -> None:
+    url, redis_process = throwaway_redis
+    [name] = add_users(harness, "storeless", 1)
+    deferrals = metrics.deferrals.labels("dedupe_unavailable")._value.get()
+    errors = metrics.dedupe_store_errors.labels("claim")._value.get()
+    await harness.start(
+        RESEND_DEDUPE_BACKEND="redis",
+        RESEND_REDIS_URL=url,
+        RESEND_DEDUPE_FAIL_OPEN=str(fail_open).lower(),
+    )
+    redis_process.kill()
+    redis_process.wait()
+    await send_batch(harness, interleaved(harness, [name], 1))
+    if fail_open:
+        [result] = await harness.results(1, timeout=20)
+        assert result["Outcome"] == "sent"
+        assert harness.admin.calls().total == 1
+    else:
+        deadline = time.monotonic() + 20
+        while metrics.deferrals.labels("dedupe_unavailable")._value.get() == deferrals:
+            assert time.monotonic() < deadline, "the message was not deferred"
+            await asyncio.sleep(0.1)
+        assert await harness.all_results() == []
+        assert harness.admin.calls().total == 0, "no Cognito call without the store"
+        assert await harness.depth() == (0, 1)  # deferred, not lost
+    assert metrics.dedupe_store_errors.labels("claim")._value.get() > errors
