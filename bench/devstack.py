@@ -83,6 +83,8 @@ class ResultReader:
 
     sqs: Any
     queue_url: str
+    # Only results whose RequestId contains this are kept: the results queue outlives a run.
+    run_tag: str = ""
     received: list[Received] = field(default_factory=list)
     on_result: Callable[[Received], None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -120,6 +122,8 @@ class ResultReader:
                 sent_ms = message.get("Attributes", {}).get("SentTimestamp")
                 queued_at = int(sent_ms) / 1000 if sent_ms else float("nan")
                 result = Received(now, queued_at, json.loads(message["Body"]))
+                if self.run_tag not in result.request_id:
+                    continue
                 self.received.append(result)
                 if self.on_result is not None:
                     self.on_result(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,25 +31,34 @@ class FakeEndpoint:
             return document
 
 
-async def start_fake(children: Children, backlog: int | None = None) -> FakeEndpoint:
+async def start_fake(children: Children, queue_file: Path | None = None) -> FakeEndpoint:
+    """A stream of requests, or with ``queue_file`` a finite backlog of those bodies."""
     args = ["-m", "bench.fakeaws", "--client-id", CLIENT_ID]
-    if backlog is not None:
-        args += ["--backlog", str(backlog)]
+    if queue_file is not None:
+        args += ["--queue-file", str(queue_file)]
     child = children.python("fakeaws", *args)
     port = int((await child.first_json_line())["port"])
     return FakeEndpoint(child, f"http://127.0.0.1:{port}")
 
 
-def fake_worker_env(endpoint_url: str, *, concurrency: int) -> dict[str, str]:
+def fake_worker_env(
+    endpoint_url: str,
+    *,
+    concurrency: int,
+    client_secrets: dict[str, str] | None = None,
+    cognito_endpoint_url: str | None = None,
+) -> dict[str, str]:
     """The worker's settings for the fake endpoint: the limiter out of the way, dedupe in memory.
 
     Client secrets come from the environment, so no Secrets Manager call is needed; every request
-    has a distinct username, so the memory dedupe store does its full work for each one.
+    has a distinct username, so the memory dedupe store does its full work for each one. With
+    ``cognito_endpoint_url`` only Cognito goes elsewhere (the devstack), through botocore's
+    per-service endpoint variable.
     """
-    return {
+    env = {
         "RESEND_QUEUE_URL": queue_url(endpoint_url),
         "RESEND_RESULT_TOPIC_ARN": TOPIC_ARN,
-        "RESEND_CLIENT_SECRETS": json.dumps({CLIENT_ID: CLIENT_SECRET}),
+        "RESEND_CLIENT_SECRETS": json.dumps(client_secrets or {CLIENT_ID: CLIENT_SECRET}),
         "RESEND_COGNITO_MAX_RPS": "10000",
         "RESEND_DEDUPE_BACKEND": "memory",
         "RESEND_CONCURRENCY": str(concurrency),
@@ -58,3 +68,6 @@ def fake_worker_env(endpoint_url: str, *, concurrency: int) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
+    if cognito_endpoint_url is not None:
+        env["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = cognito_endpoint_url
+    return env

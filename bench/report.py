@@ -141,6 +141,11 @@ def render_table(items: list[ItemResult]) -> str:
         out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
         if index == 0:
             out.append("  ".join("-" * w for w in widths))
+    notes = [
+        f"  {row.item} / {row.label}: {row.note}" for item in items for row in item.rows if row.note
+    ]
+    if notes:
+        out += ["", "notes:", *notes]
     return "\n".join(out)
 
 

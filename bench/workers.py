@@ -19,7 +19,8 @@ DEFAULTS = {
     "RESEND_METRICS_HOST": "127.0.0.1",
     "RESEND_LOG_FORMAT": "json",
     "RESEND_LOG_LEVEL": "INFO",
-    "RESEND_SHUTDOWN_TIMEOUT_SECONDS": "5",
+    # Nothing is measured at shutdown; a worker stopping mid long poll waits this long for it.
+    "RESEND_SHUTDOWN_TIMEOUT_SECONDS": "1",
     "PYTHONUNBUFFERED": "1",
 }
 

@@ -80,9 +80,11 @@ async def run(ctx: Context) -> ItemResult:
 async def _one_run(
     ctx: Context, endpoint: str, admin: AsyncDevStackAdmin, setup: Setup
 ) -> dict[str, Any]:
+    """One run on fresh queues: a worker stopping mid long poll can leave moto holding that
+    poll open, and it would take messages a next run put on the same queue."""
     plan = ctx.plan
-    tag = uuid.uuid4().hex[:8]
-    usernames = [f"d{tag}-{i:04d}" for i in range(plan.duplicate_users)]
+    run_tag = uuid.uuid4().hex[:8]
+    usernames = [f"d{run_tag}-{i:04d}" for i in range(plan.duplicate_users)]
     await admin.reset()
     resources = await prepare(endpoint, admin, usernames)
     prefix = unique_prefix("dupes")
@@ -96,12 +98,12 @@ async def _one_run(
     if setup.backend == "redis":
         env["RESEND_REDIS_URL"] = ctx.redis_url
     bodies = [
-        request_body(resources, username, f"{username}-{round_}")
+        request_body(resources, username, f"{username}-{round_}-{run_tag}")
         for round_ in range(plan.duplicates_per_user)
         for username in usernames
     ]
     async with sqs_client(endpoint) as sqs:
-        reader = ResultReader(sqs, resources.results_queue_url)
+        reader = ResultReader(sqs, resources.results_queue_url, run_tag=run_tag)
         workers = []
         try:
             await enqueue(sqs, resources.queue_url, bodies, parallel=1)

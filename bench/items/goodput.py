@@ -1,9 +1,16 @@
 """2. Goodput at the quota: a backlog of 20 x Q requests against a Cognito quota of Q per second.
 
 The devstack's Cognito answers TooManyRequestsException above ``quota_rps`` (a token bucket
-holding one second of quota). The worker is deliberately configured at twice the quota
-(``RESEND_COGNITO_MAX_RPS = 2 x Q``), as an operator who misread the quota would, so its AIMD
-limiter has to find the real rate from throttles. Three set-ups drain the same backlog:
+holding one second of quota). The queue and the topic are the fake endpoint's backlog mode
+(``bench.fakeaws --queue-file``), with SQS's visibility and redelivery semantics: moto's
+ReceiveMessage costs O(backlog) per message returned (over half a second per receive with 1,000
+queued on this machine), which would cap the drain far below any quota and measure moto instead
+of the limiter. Cognito alone goes to the devstack (``AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER``
+in the worker's environment), whose call record gives successes, throttles and their times.
+
+The worker is deliberately configured at twice the quota (``RESEND_COGNITO_MAX_RPS = 2 x Q``), as
+an operator who misread the quota would, so its AIMD limiter has to find the real rate from
+throttles. Three set-ups drain the same backlog:
 
 * one replica with its local limiter;
 * two replicas sharing the Redis limiter (and the Redis dedupe store), unique key prefix per run;
@@ -24,21 +31,16 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from bench.devstack import (
-    ResultReader,
-    enqueue,
-    prepare,
-    queue_depth,
-    request_body,
-    sqs_client,
-)
+from bench.devstack import prepare, request_body
+from bench.fakeenv import fake_worker_env, start_fake
 from bench.plan import Context, ensure_devstack
 from bench.redis_keys import delete_prefix, unique_prefix
 from bench.report import ItemResult, Target
 from bench.workers import start_worker
-from worker.devstack import AsyncDevStackAdmin
+from worker.devstack import AsyncDevStackAdmin, DevResources
 
 NAME = "goodput"
 THROTTLED = "TooManyRequestsException"
@@ -63,10 +65,20 @@ async def run(ctx: Context) -> ItemResult:
     endpoint = await ensure_devstack(ctx)
     admin = AsyncDevStackAdmin(endpoint)
     result = ItemResult(NAME)
+    backlog = int(ctx.plan.backlog_factor * ctx.plan.quota_rps)
+    # One pool and one backlog for every run: each run has its own fake queue, worker
+    # processes, Redis prefix and (after a reset) Cognito call record, so nothing carries over.
+    tag = uuid.uuid4().hex[:8]
+    usernames = [f"g{tag}-{i:05d}" for i in range(backlog)]
+    resources = await prepare(endpoint, admin, usernames)
+    queue_file = ctx.workdir / f"goodput-{tag}.jsonl"
+    queue_file.write_text("\n".join(request_body(resources, u, f"{u}-r") for u in usernames) + "\n")
     runs: dict[str, list[dict[str, Any]]] = {s.key: [] for s in SETUPS}
     for _ in range(ctx.plan.repeats):
         for setup in SETUPS:
-            runs[setup.key].append(await _one_run(ctx, endpoint, admin, setup))
+            runs[setup.key].append(
+                await _one_run(ctx, endpoint, admin, setup, resources, queue_file)
+            )
     result.details = {
         "quota_rps": ctx.plan.quota_rps,
         "backlog": int(ctx.plan.backlog_factor * ctx.plan.quota_rps),
@@ -113,23 +125,30 @@ async def run(ctx: Context) -> ItemResult:
 
 
 async def _one_run(
-    ctx: Context, endpoint: str, admin: AsyncDevStackAdmin, setup: Setup
+    ctx: Context,
+    endpoint: str,
+    admin: AsyncDevStackAdmin,
+    setup: Setup,
+    resources: DevResources,
+    queue_file: Path,
 ) -> dict[str, Any]:
     plan = ctx.plan
     quota = plan.quota_rps
     backlog = int(plan.backlog_factor * quota)
     ideal = backlog / quota
-    tag = uuid.uuid4().hex[:8]
-    usernames = [f"g{tag}-{i:05d}" for i in range(backlog)]
     await admin.reset()
-    resources = await prepare(endpoint, admin, usernames)
     prefix = unique_prefix("goodput")
+    fake = await start_fake(ctx.children, queue_file)
     env = {
-        **resources.worker_env(),
+        **fake_worker_env(
+            fake.url,
+            concurrency=plan.concurrency,
+            client_secrets={resources.client_id: resources.client_secret},
+            cognito_endpoint_url=endpoint,
+        ),
         "RESEND_COGNITO_MAX_RPS": str(10_000 if setup.naive else 2 * quota),
         "RESEND_EXPECTED_REPLICAS": str(setup.replicas),
         "RESEND_DEDUPE_KEY_PREFIX": prefix,
-        "RESEND_RECEIVE_WAIT_SECONDS": "20",
     }
     if setup.replicas > 1:
         env |= {
@@ -138,34 +157,29 @@ async def _one_run(
             "RESEND_REDIS_URL": ctx.redis_url,
         }
     cap = plan.naive_cap_factor * ideal if setup.naive else 2 * ideal + 15
-    async with sqs_client(endpoint) as sqs:
-        bodies = [request_body(resources, u, f"{u}-r") for u in usernames]
-        await enqueue(sqs, resources.queue_url, bodies)
-        reader = ResultReader(sqs, resources.results_queue_url)
-        reader.start()
-        workers = []
-        try:
-            await admin.set_faults(quota_rps=quota)
-            workers = await asyncio.gather(
-                *(
-                    start_worker(ctx.children, f"worker-goodput-{setup.key}-{i}", env)
-                    for i in range(setup.replicas)
-                )
+    workers = []
+    try:
+        await admin.set_faults(quota_rps=quota)
+        workers = await asyncio.gather(
+            *(
+                start_worker(ctx.children, f"worker-goodput-{setup.key}-{i}", env)
+                for i in range(setup.replicas)
             )
-            started = time.monotonic()
-            await reader.wait_for(backlog, within=cap)
-            elapsed = time.monotonic() - started
+        )
+        started = time.monotonic()
+        served = await fake.stats()
+        while served["deleted"] < backlog and time.monotonic() - started < cap:
             for worker in workers:
                 worker.child.check_alive()
-        finally:
-            await asyncio.gather(*(ctx.children.stop(w.child) for w in workers))
-            await reader.stop()
-        dead_lettered = await queue_depth(sqs, resources.dead_letter_queue_url)
+            await asyncio.sleep(0.2)
+            served = await fake.stats()
+        elapsed = time.monotonic() - started
+    finally:
+        await asyncio.gather(*(ctx.children.stop(w.child) for w in workers))
+        served = await fake.stats()
+        await ctx.children.stop(fake.child)
     await delete_prefix(ctx.redis_url, prefix)
     stats = await admin.calls()
-    outcomes: dict[str, str] = {}
-    for received in reader.received:
-        outcomes[received.request_id] = received.outcome
     ok_times = sorted(c.timestamp for c in stats.calls if c.result == "ok")
     first_call = min((c.timestamp for c in stats.calls), default=float("nan"))
     span = ok_times[-1] - first_call if ok_times else float("nan")
@@ -182,10 +196,12 @@ async def _one_run(
         "goodput_fraction": goodput / quota,
         "goodput_fraction_with_burst": with_burst / quota,
         "throttled_fraction": throttled / stats.total if stats.total else 0.0,
-        "failed": sum(1 for o in outcomes.values() if o == "failed"),
-        "dead_lettered": dead_lettered,
-        "unfinished": backlog - len(outcomes),
-        "outcomes": _count(outcomes.values()),
+        "failed": served["outcomes"].get("failed", 0),
+        "dead_lettered": served["dead_lettered"],
+        "unfinished": backlog - served["deleted"],
+        "outcomes": served["outcomes"],
+        "redelivered": served["redelivered"],
+        "deferred": served["visibility_changes"],
         "drain_seconds": span,
         "ideal_drain_seconds": ideal,
         "waited_seconds": elapsed,
@@ -198,10 +214,3 @@ def _rate(times: list[float], start: float) -> float:
     if len(times) < 2 or times[-1] <= start:
         return float("nan")
     return len(times) / (times[-1] - start)
-
-
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts

@@ -59,7 +59,8 @@ async def run(ctx: Context) -> ItemResult:
     endpoint = await ensure_devstack(ctx)
     admin = AsyncDevStackAdmin(endpoint)
     result = ItemResult(NAME)
-    runs = [await _one_run(ctx, endpoint, admin) for _ in range(ctx.plan.repeats)]
+    plan = ctx.plan
+    runs = [await _one_run(ctx, endpoint, admin) for _ in range(plan.repeats)]
     result.details = {
         "quota_rps": ctx.plan.latency_quota_rps,
         "arrival_rps": ctx.plan.latency_quota_rps / 2,
@@ -111,13 +112,14 @@ async def _produce(
 
 
 async def _one_run(ctx: Context, endpoint: str, admin: AsyncDevStackAdmin) -> dict[str, Any]:
+    """One run on fresh queues and users (see ``bench.items.duplicates._one_run`` for why)."""
     plan = ctx.plan
     quota = plan.latency_quota_rps
     rate = quota / 2
     warm_count = max(5, int(plan.latency_warmup * rate))
     count = int(plan.latency_seconds * rate)
-    tag = uuid.uuid4().hex[:8]
-    usernames = [f"l{tag}-{i:05d}" for i in range(warm_count + count)]
+    run_tag = uuid.uuid4().hex[:8]
+    usernames = [f"l{run_tag}-{i:05d}" for i in range(warm_count + count)]
     await admin.reset()
     resources = await prepare(endpoint, admin, usernames)
     env = {
@@ -125,9 +127,12 @@ async def _one_run(ctx: Context, endpoint: str, admin: AsyncDevStackAdmin) -> di
         "RESEND_COGNITO_MAX_RPS": str(quota),
         "RESEND_RECEIVE_WAIT_SECONDS": "20",
     }
-    bodies = [(f"{u}-r", request_body(resources, u, f"{u}-r")) for u in usernames]
+    user_of = {f"{u}-{run_tag}": u for u in usernames}
+    bodies = [
+        (request_id, request_body(resources, u, request_id)) for request_id, u in user_of.items()
+    ]
     async with sqs_client(endpoint) as sqs:
-        reader = ResultReader(sqs, resources.results_queue_url)
+        reader = ResultReader(sqs, resources.results_queue_url, run_tag=run_tag)
         worker = None
         try:
             await admin.set_faults(quota_rps=quota)
@@ -147,13 +152,15 @@ async def _one_run(ctx: Context, endpoint: str, admin: AsyncDevStackAdmin) -> di
     stats = await admin.calls()
     answered = {c.username: c.timestamp for c in stats.calls if c.result == "ok"}
     results: dict[str, Received] = {r.request_id: r for r in reader.received}
-    return _breakdown(sent, results, answered, before, after)
+    return _breakdown(
+        sent, results, {k: answered.get(u) for k, u in user_of.items()}, before, after
+    )
 
 
 def _breakdown(
     sent: dict[str, tuple[float, float]],
     results: dict[str, Received],
-    answered: dict[str, float],
+    answered: dict[str, float | None],
     before: dict[str, Histogram],
     after: dict[str, Histogram],
 ) -> dict[str, Any]:
@@ -166,7 +173,7 @@ def _breakdown(
         send.append(end - start)
         delivery.append(received.at - received.queued_at)
         to_published.append(received.queued_at - start)
-        cognito_at = answered.get(request_id.removesuffix("-r"))
+        cognito_at = answered.get(request_id)
         if cognito_at is not None:
             to_cognito.append(cognito_at - start)
             publish.append(received.queued_at - cognito_at)
