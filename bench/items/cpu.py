@@ -53,6 +53,12 @@ async def run(ctx: Context) -> ItemResult:
     result.add(
         "ratio_cpu", "floor / worker CPU per message", "ratio", [r["ratio_cpu"] for r in runs]
     )
+    result.add(
+        "others_cpu",
+        "other processes' CPU in the window (noise)",
+        "cores",
+        [r["others_cpu_utilisation"] for r in runs],
+    )
     return result
 
 
