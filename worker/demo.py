@@ -27,6 +27,7 @@ SAMPLE_PAUSE_SECONDS = 0.3
 def run_demo(*, stack_port: int, metrics_port: int) -> int:
     with DevStack(port=stack_port) as stack, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_demo(stack.endpoint_url, metrics_port))
+    print("\nworker stopped; local stack shut down")
     return 0
 
 
