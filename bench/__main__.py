@@ -23,6 +23,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
 
+from bench import workers
 from bench.items import cpu, duplicates, goodput, latency, memory
 from bench.plan import Context, plan_for
 from bench.procs import Children
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/<time>.json)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the child processes' logs")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every worker started, over the scenarios' own (repeatable)",
+    )
     return parser
 
 
@@ -111,6 +119,23 @@ def git_commit() -> str | None:
         return None
 
 
+def worker_dirty() -> bool | None:
+    """Whether worker/ differs from the commit: then the commit alone does not name the code."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--", "worker"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent.parent,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(out.strip())
+
+
 async def _check_redis(url: str) -> None:
     client = aioredis.Redis.from_url(url, socket_timeout=2)
     try:
@@ -150,6 +175,12 @@ async def run(args: argparse.Namespace) -> tuple[list[ItemResult], float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for setting in args.worker_env:
+        name, sep, value = setting.partition("=")
+        if not sep or not name:
+            print(f"--worker-env wants NAME=VALUE, not {setting!r}", file=sys.stderr)
+            return 2
+        workers.OVERRIDES[name] = value
     info = machine()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results, elapsed = asyncio.run(run(args))
@@ -158,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "timestamp": stamp,
         "commit": git_commit(),
+        "worker_changed_since_commit": worker_dirty(),
+        "worker_env_overrides": dict(workers.OVERRIDES),
         "mode": plan.mode,
         "plan": plan.__dict__,
         "machine": info,

@@ -44,12 +44,17 @@ class WorkerProcess:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
 
+# Settings given on the command line (``--worker-env NAME=VALUE``): they win over every
+# scenario's own, so one setting can be compared across runs (e.g. RESEND_LOG_LEVEL=WARNING).
+OVERRIDES: dict[str, str] = {}
+
+
 async def start_worker(
     children: Children, name: str, env: Mapping[str, str], *, ready_timeout: float = 60.0
 ) -> WorkerProcess:
     """Start one worker and wait until its /readyz answers 200 (dependencies checked)."""
     port = free_port()
-    full_env = {**DEFAULTS, **env, "RESEND_METRICS_PORT": str(port)}
+    full_env = {**DEFAULTS, **env, **OVERRIDES, "RESEND_METRICS_PORT": str(port)}
     child = children.python(name, "-m", "worker", "run", env=full_env)
     await child.wait_http_ok(f"http://127.0.0.1:{port}/readyz", within=ready_timeout)
     return WorkerProcess(child, port)
