@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from worker.app import run_worker
-from worker.devstack import DevResources, DevStackAdmin
+from worker.devstack import DevResources, DevStackAdmin, DevUser
 from worker.settings import load_settings
 
 FAST = {
@@ -72,6 +72,25 @@ class Harness:
             QueueUrl=queue_url or self.resources.queue_url, MessageBody=text, **params
         )
         return str(answer["MessageId"])
+
+    def add_users(self, prefix: str, count: int) -> list[str]:
+        """``count`` unconfirmed users in the pool, named ``<prefix>-000``..."""
+        names = [f"{prefix}-{i:04d}" for i in range(count)]
+        users = [DevUser(name, f"{name}@example.net") for name in names]
+        self.admin.add_users(self.resources.user_pool_id, users)
+        return names
+
+    async def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        """Send with SendMessageBatch, ten a call, the way producers send in bulk."""
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(body)}
+                for i, body in enumerate(bodies[start : start + 10])
+            ]
+            answer = await self.sqs.send_message_batch(
+                QueueUrl=self.resources.queue_url, Entries=entries
+            )
+            assert not answer.get("Failed")
 
     async def results(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
         """Collect ``count`` results from the subscribed queue (raw delivery), then a bit more."""

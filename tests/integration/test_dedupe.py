@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import socket
 import subprocess
@@ -19,29 +18,8 @@ from aiobotocore.session import get_session
 from harness import Harness, spawn_worker
 
 from worker import metrics
-from worker.devstack import DevUser
 
 pytestmark = pytest.mark.integration
-
-
-def add_users(harness: Harness, prefix: str, count: int) -> list[str]:
-    names = [f"{prefix}-{i:03d}" for i in range(count)]
-    harness.admin.add_users(
-        harness.resources.user_pool_id, [DevUser(n, f"{n}@example.net") for n in names]
-    )
-    return names
-
-
-async def send_batch(harness: Harness, bodies: list[dict[str, Any]]) -> None:
-    for start in range(0, len(bodies), 10):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body)}
-            for i, body in enumerate(bodies[start : start + 10])
-        ]
-        answer = await harness.sqs.send_message_batch(
-            QueueUrl=harness.resources.queue_url, Entries=entries
-        )
-        assert not answer.get("Failed")
 
 
 def interleaved(
@@ -66,7 +44,7 @@ def interleaved(
 async def test_two_replicas_fifty_users_five_requests_each(
     harness: Harness, tmp_path: Path, backend: str
 ) -> None:
-    names = add_users(harness, "dup", 50)
+    names = harness.add_users("dup", 50)
     store = {
         "RESEND_DEDUPE_BACKEND": backend,
         "RESEND_REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -79,7 +57,7 @@ async def test_two_replicas_fifty_users_five_requests_each(
         await spawn_worker(harness.resources, tmp_path, f"{backend}{i}", **store) for i in range(2)
     ]
     try:
-        await send_batch(harness, interleaved(harness, names, 5, vary_case=False))
+        await harness.send_batch(interleaved(harness, names, 5, vary_case=False))
         results = await harness.results(250, timeout=60)
     finally:
         codes = [await w.terminate() for w in workers]
@@ -104,8 +82,8 @@ async def test_two_replicas_fifty_users_five_requests_each(
 
 
 async def test_same_batch_one_call(harness: Harness) -> None:
-    [name] = add_users(harness, "batch", 1)
-    await send_batch(harness, interleaved(harness, [name], 2)[:2])
+    [name] = harness.add_users("batch", 1)
+    await harness.send_batch(interleaved(harness, [name], 2)[:2])
     await harness.start()
     results = await harness.results(2)
     assert sorted(r["Outcome"] for r in results) == ["duplicate", "sent"]
@@ -113,7 +91,7 @@ async def test_same_batch_one_call(harness: Harness) -> None:
 
 
 async def test_sigkill_frees_claims_when_leases_expire(harness: Harness, tmp_path: Path) -> None:
-    names = add_users(harness, "killed", 6)
+    names = harness.add_users("killed", 6)
     store = {
         "RESEND_DEDUPE_BACKEND": "redis",
         "RESEND_REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -127,7 +105,7 @@ async def test_sigkill_frees_claims_when_leases_expire(harness: Harness, tmp_pat
     first = await spawn_worker(
         harness.resources, tmp_path, "first", RESEND_COGNITO_MAX_RPS="1", **store
     )
-    await send_batch(harness, interleaved(harness, names, 1))
+    await harness.send_batch(interleaved(harness, names, 1))
     while harness.admin.calls().total < 2:
         await asyncio.sleep(0.05)
     await first.kill()
@@ -155,12 +133,12 @@ async def test_publish_failure_after_cognito_success_republishes_stored_result(
     harness: Harness,
 ) -> None:
     resources = harness.resources
-    [name] = add_users(harness, "publish", 1)
+    [name] = harness.add_users("publish", 1)
     harness.admin.set_faults(latency_ms=700)
     redeliveries = metrics.dedupe_hits.labels("redelivery")._value.get()
     await harness.start(RESEND_VISIBILITY_TIMEOUT_SECONDS="10", RESEND_RETRY_MAX_SECONDS="4")
     async with get_session().create_client("sns", region_name=resources.region) as sns:
-        await send_batch(harness, interleaved(harness, [name], 1))
+        await harness.send_batch(interleaved(harness, [name], 1))
         # While Cognito answers, the topic disappears: the publish fails after the success.
         await asyncio.sleep(0.3)
         await sns.delete_topic(TopicArn=resources.result_topic_arn)
@@ -213,7 +191,7 @@ async def test_unreachable_store_defers_unless_fail_open(
     harness: Harness, throwaway_redis: tuple[str, subprocess.Popen[bytes]], fail_open: bool
 ) -> None:
     url, redis_process = throwaway_redis
-    [name] = add_users(harness, "storeless", 1)
+    [name] = harness.add_users("storeless", 1)
     deferrals = metrics.deferrals.labels("dedupe_unavailable")._value.get()
     errors = metrics.dedupe_store_errors.labels("claim")._value.get()
     await harness.start(
@@ -223,7 +201,7 @@ async def test_unreachable_store_defers_unless_fail_open(
     )
     redis_process.kill()
     redis_process.wait()
-    await send_batch(harness, interleaved(harness, [name], 1))
+    await harness.send_batch(interleaved(harness, [name], 1))
     if fail_open:
         [result] = await harness.results(1, timeout=20)
         assert result["Outcome"] == "sent"

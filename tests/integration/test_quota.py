@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,11 @@ pytestmark = pytest.mark.integration
 THROTTLED = "TooManyRequestsException"
 
 
-def add_users(harness: Harness, prefix: str, count: int) -> list[str]:
-    names = [f"{prefix}-{i:04d}" for i in range(count)]
-    harness.admin.add_users(
-        harness.resources.user_pool_id, [DevUser(n, f"{n}@example.net") for n in names]
-    )
-    return names
-
-
 async def send_all(harness: Harness, names: list[str]) -> None:
-    bodies = [
-        {"ClientId": harness.resources.client_id, "Username": name, "RequestId": name}
-        for name in names
-    ]
-    for start in range(0, len(bodies), 10):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body)}
-            for i, body in enumerate(bodies[start : start + 10])
-        ]
-        answer = await harness.sqs.send_message_batch(
-            QueueUrl=harness.resources.queue_url, Entries=entries
-        )
-        assert not answer.get("Failed")
+    client_id = harness.resources.client_id
+    await harness.send_batch(
+        [{"ClientId": client_id, "Username": name, "RequestId": name} for name in names]
+    )
 
 
 def counter(metric: Any, *labels: str) -> float:
@@ -55,7 +37,7 @@ async def dead_letters(harness: Harness) -> int:
 
 
 async def test_worker_above_quota_ends_every_request_sent(harness: Harness) -> None:
-    names = add_users(harness, "quota", 400)
+    names = harness.add_users("quota", 400)
     harness.admin.set_faults(quota_rps=20)
     await harness.start(RESEND_COGNITO_MAX_RPS="60")
     await send_all(harness, names)
@@ -76,7 +58,7 @@ async def test_worker_above_quota_ends_every_request_sent(harness: Harness) -> N
 async def test_two_processes_share_one_quota_through_redis(
     harness: Harness, tmp_path: Path
 ) -> None:
-    names = add_users(harness, "shared", 200)
+    names = harness.add_users("shared", 200)
     harness.admin.set_faults(quota_rps=20)
     shared = {
         "RESEND_COGNITO_MAX_RPS": "20",
@@ -104,7 +86,7 @@ async def test_two_processes_share_one_quota_through_redis(
 
 
 async def test_internal_errors_on_30_percent_all_end_sent(harness: Harness) -> None:
-    names = add_users(harness, "flaky", 60)
+    names = harness.add_users("flaky", 60)
     harness.admin.set_faults(error_rate=0.3, error_code="InternalErrorException")
     retries_before = counter(metrics.retries, "InternalErrorException")
     await harness.start(RESEND_COGNITO_MAX_RPS="200")
@@ -116,7 +98,7 @@ async def test_internal_errors_on_30_percent_all_end_sent(harness: Harness) -> N
 
 
 async def test_per_user_limit_defers_then_fails_others_unaffected(harness: Harness) -> None:
-    limited, *others = add_users(harness, "limited", 6)
+    limited, *others = harness.add_users("limited", 6)
     harness.admin.set_faults(user_errors={limited: "LimitExceededException"})
     deferred_before = counter(metrics.deferrals, "per_user_limit")
     await harness.start(
@@ -170,7 +152,7 @@ async def test_every_code_leads_to_its_action(harness: Harness) -> None:
 
 
 async def test_unreachable_redis_limiter_falls_back_to_local(harness: Harness) -> None:
-    names = add_users(harness, "fallback", 20)
+    names = harness.add_users("fallback", 20)
     fallbacks = counter(metrics.rate_limit_fallbacks)
     await harness.start(
         RESEND_RATE_LIMIT_REDIS_URL="redis://127.0.0.1:1/0", RESEND_COGNITO_MAX_RPS="100"
