@@ -1,9 +1,10 @@
 """``python -m bench.dedupe_size``: the memory dedupe store's footprint when full.
 
-Fills a ``MemoryDedupeStore`` bounded at ``--entries`` the way the worker does for each sent
-request (claim, then complete with the stored result), 10% past the bound so eviction runs, and
-reports the process's RSS growth and (with ``--tracemalloc``) the bytes Python allocated for it.
-It runs in a process of its own so nothing else moves the RSS figure. Prints one JSON line.
+Fills a ``MemoryDedupeStore`` bounded at ``--entries`` through the worker's own ``Claims``, the
+way the worker does for each sent request (claim, finish with the result, note it published),
+10% past the bound so eviction runs, and reports the process's RSS growth and (with
+``--tracemalloc``) the bytes Python allocated for it. It runs in a process of its own so nothing
+else moves the RSS figure. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -19,45 +20,54 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from worker.dedupe.keys import dedupe_key
+from worker.claims import Claims, Proceed
 from worker.dedupe.memory import MemoryDedupeStore
-from worker.models import Outcome, Result
+from worker.models import Outcome, ResendRequest, Result
 
 CLIENT_ID = "benchclient0000000000000000"
 LEASE_SECONDS = 12.0
 WINDOW_SECONDS = 300.0
 
 
-def stored_result(number: int) -> dict[str, Any]:
-    """What ``Claims.finish`` stores for a sent request: the result without the username."""
+def request_and_result(number: int) -> tuple[ResendRequest, Result]:
+    """A request as producers send it and the ``sent`` result the worker stores for it."""
+    username = f"user-{number}@example.com"
+    request = ResendRequest(ClientId=CLIENT_ID, Username=username)
     result = Result(
         Outcome=Outcome.SENT,
-        RequestId=f"req-{number:012d}-0000-0000-0000-000000000000",
+        RequestId=f"{number:08d}-0000-4000-8000-000000000000",
         MessageId=f"{number:08d}-0000-4000-8000-000000000000",
         ClientId=CLIENT_ID,
-        Username=f"user-{number}@example.com",
+        Username=username,
         CodeDeliveryDetails={
             "Destination": "u***@e***.com",
             "DeliveryMedium": "EMAIL",
             "AttributeName": "email",
         },
     )
-    return result.model_dump(mode="json", exclude={"Username"})
+    return request, result
 
 
 async def fill(store: MemoryDedupeStore, count: int) -> None:
+    claims = Claims(
+        store,
+        window_seconds=WINDOW_SECONDS,
+        lease_seconds=LEASE_SECONDS,
+        case_sensitive=False,
+        fail_open=False,
+    )
     for number in range(count):
-        key = dedupe_key(CLIENT_ID, f"user-{number}@example.com", False)
-        owner = f"{number:08d}-0000-4000-8000-000000000000/{number:012x}"
-        claim = await store.claim(key, owner, LEASE_SECONDS)
-        assert claim.won
-        await store.complete(key, owner, stored_result(number), WINDOW_SECONDS)
+        request, result = request_and_result(number)
+        claim = await claims.claim(request, result.MessageId, result.MessageId)
+        assert isinstance(claim, Proceed) and claim.holds_claim
+        await claims.finish(claim, result)
+        await claims.mark_published(claim, result)
 
 
 def measure(entries: int, use_tracemalloc: bool) -> dict[str, Any]:
     process = psutil.Process()
     store = MemoryDedupeStore(entries)
-    stored_result(0)  # import and warm pydantic before the baseline
+    request_and_result(0)  # import and warm pydantic before the baseline
     gc.collect()
     rss_before = process.memory_info().rss
     if use_tracemalloc:
