@@ -8,6 +8,7 @@ the account's rate.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,14 @@ from tenacity import RetryCallState
 
 from worker import metrics
 from worker.rate_limit import RateLimiter
-from worker.retry import Action, Verdict, classify, cognito_retrying, when_exhausted
+from worker.retry import (
+    RetryNow,
+    Verdict,
+    classify,
+    cognito_retrying,
+    first_backoff,
+    when_exhausted,
+)
 from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -52,17 +60,25 @@ class CognitoCaller:
         ``holds_claim`` says no other attempt for this user can be in flight, which is what makes
         retrying an ambiguous read timeout acceptable.
         """
-        calls = 0
+        rule = RetryNow(read_timeout_retry_allowed=holds_claim)
+        try:
+            return _sent(await self._attempt(params), 1)
+        except Exception as exc:
+            if self._settings.retry_max_attempts <= 1 or not rule.allows(exc):
+                return _not_sent(exc, 1)
+            metrics.retries.labels(classify(exc).code).inc()
+        await asyncio.sleep(first_backoff())
+
+        calls = 1
 
         async def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome is not None else None
-            reason = classify(exc).code if exc is not None else "unknown"
-            metrics.retries.labels(reason).inc()
+            metrics.retries.labels(classify(exc).code if exc else "unknown").inc()
 
         retrying = cognito_retrying(
-            max_attempts=self._settings.retry_max_attempts,
+            rule=rule,
+            max_attempts=self._settings.retry_max_attempts - 1,
             max_seconds=self._settings.retry_max_seconds,
-            read_timeout_retry_allowed=holds_claim,
             before_sleep=before_sleep,
         )
         try:
@@ -71,12 +87,8 @@ class CognitoCaller:
                     calls += 1
                     response = await self._attempt(params)
         except Exception as exc:
-            verdict = classify(exc)
-            if verdict.action is Action.RETRY:
-                verdict = when_exhausted(verdict)
-            return NotSent(verdict, calls)
-        details = response.get("CodeDeliveryDetails")
-        return Sent(dict(details) if details else None, calls)
+            return _not_sent(exc, calls)
+        return _sent(response, calls)
 
     async def _attempt(self, params: dict[str, Any]) -> dict[str, Any]:
         await self._limiter.acquire()
@@ -94,3 +106,13 @@ class CognitoCaller:
         metrics.cognito_requests.labels("ok").inc()
         self._limiter.on_success()
         return response
+
+
+def _sent(response: dict[str, Any], calls: int) -> Sent:
+    details = response.get("CodeDeliveryDetails")
+    return Sent(dict(details) if details else None, calls)
+
+
+def _not_sent(exc: BaseException, calls: int) -> NotSent:
+    """The final failure; a retry-now error that ran out of budget becomes a deferral."""
+    return NotSent(when_exhausted(classify(exc)), calls)

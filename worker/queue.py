@@ -13,7 +13,7 @@ from worker import metrics
 from worker.batching import Batcher
 from worker.models import ErrorInfo
 from worker.processor import Delivery
-from worker.retry import plumbing_retrying
+from worker.retry import with_plumbing_retries
 
 
 class EntryFailed(Exception):
@@ -66,17 +66,13 @@ class Queue:
 
     async def delete(self, receipt_handle: str) -> None:
         try:
-            async for attempt in plumbing_retrying():
-                with attempt:
-                    await self._deletes.submit(receipt_handle)
+            await with_plumbing_retries(lambda: self._deletes.submit(receipt_handle))
         except Exception:
             metrics.sqs_delete_failures.inc()
             raise
 
     async def change_visibility(self, receipt_handle: str, seconds: int) -> None:
-        async for attempt in plumbing_retrying():
-            with attempt:
-                await self._visibility.submit((receipt_handle, seconds))
+        await with_plumbing_retries(lambda: self._visibility.submit((receipt_handle, seconds)))
 
     async def dead_letter(self, delivery: Delivery, error: ErrorInfo) -> None:
         """Copy a body the worker can never process, with the reason, before deleting it."""
@@ -94,9 +90,7 @@ class Queue:
         if self._dead_letter_queue_url.endswith(".fifo"):
             params["MessageGroupId"] = delivery.group_id or "invalid"
             params["MessageDeduplicationId"] = delivery.message_id
-        async for attempt in plumbing_retrying():
-            with attempt:
-                await self._sqs.send_message(**params)
+        await with_plumbing_retries(lambda: self._sqs.send_message(**params))
         metrics.dead_letters.inc()
 
     async def attributes(self) -> dict[str, str]:

@@ -16,7 +16,7 @@ from worker import metrics
 from worker.batching import Batcher
 from worker.models import Result
 from worker.queue import entry_outcomes
-from worker.retry import plumbing_retrying
+from worker.retry import with_plumbing_retries
 
 
 def user_group_id(client_id: str | None, username: str | None) -> str:
@@ -33,9 +33,7 @@ class ResultPublisher:
     async def publish(self, result: Result, trace: dict[str, str]) -> None:
         entry = self._entry(result, trace)
         try:
-            async for attempt in plumbing_retrying():
-                with attempt:
-                    await self._batcher.submit(entry)
+            await with_plumbing_retries(lambda: self._batcher.submit(entry))
         except Exception:
             metrics.sns_publish.labels("error").inc()
             raise

@@ -16,10 +16,12 @@ The README carries this table; ``tests/test_retry.py`` checks every row.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from aiohttp import ClientConnectionError, ServerDisconnectedError
 from botocore.exceptions import (
@@ -34,13 +36,14 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_base,
-    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_random_exponential,
 )
 
 from worker.settings import SQS_MAX_VISIBILITY_SECONDS
+
+T = TypeVar("T")
 
 
 class Action(StrEnum):
@@ -142,8 +145,8 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict(Action.DEFER, type(exc).__name__, "unexpected error")
 
 
-class _RetryNow(retry_base):
-    """tenacity's retry predicate for one request's Cognito call.
+class RetryNow(retry_base):
+    """The retry-now rule for one request's Cognito call, usable as tenacity's predicate.
 
     A read timeout is ambiguous (Cognito may have sent the code), so it is retried at most once,
     and only when the caller holds the user's dedupe claim, so that no other attempt for the same
@@ -156,8 +159,10 @@ class _RetryNow(retry_base):
     def __call__(self, retry_state: RetryCallState) -> bool:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None and outcome.failed else None
-        if exc is None:
-            return False
+        return exc is not None and self.allows(exc)
+
+    def allows(self, exc: BaseException) -> bool:
+        """Whether this failure may be retried now; spends the one read-timeout retry."""
         verdict = classify(exc)
         if verdict.action is not Action.RETRY:
             return False
@@ -168,20 +173,33 @@ class _RetryNow(retry_base):
         return True
 
 
+BACKOFF_MULTIPLIER_SECONDS = 0.1
+
+
+def first_backoff() -> float:
+    """The wait before the first retry: full jitter under the first exponential step."""
+    return random.uniform(0, BACKOFF_MULTIPLIER_SECONDS)
+
+
 def cognito_retrying(
     *,
+    rule: RetryNow,
     max_attempts: int,
     max_seconds: float,
-    read_timeout_retry_allowed: bool,
     before_sleep: Callable[[RetryCallState], Awaitable[None] | None] | None = None,
 ) -> AsyncRetrying:
     """Exponential backoff with full jitter, bounded in attempts and in total time.
 
     Raises the last exception when the budget runs out (``reraise``), for ``classify`` to judge.
+    The caller makes the first attempt itself and enters this only after a retryable failure:
+    most calls succeed at once, and tenacity's machinery costs more CPU than the call's own
+    Python code.
     """
     return AsyncRetrying(
-        retry=_RetryNow(read_timeout_retry_allowed),
-        wait=wait_random_exponential(multiplier=0.1, max=max(0.2, max_seconds / 4)),
+        retry=rule,
+        wait=wait_random_exponential(
+            multiplier=BACKOFF_MULTIPLIER_SECONDS, max=max(0.2, max_seconds / 4)
+        ),
         stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
         before_sleep=before_sleep,
         reraise=True,
@@ -215,14 +233,20 @@ def budget_spent(
     return receive_count >= max_attempts or age_seconds + delay > max_age
 
 
-def plumbing_retrying() -> AsyncRetrying:
+PLUMBING_ATTEMPTS = 3
+
+
+async def with_plumbing_retries(call: Callable[[], Awaitable[T]]) -> T:
     """Our own plumbing (SNS publish, SQS delete) retries a few times on top of botocore's.
 
     Only errors that may pass are retried; a per-entry failure with a sender fault is final.
+    A plain loop rather than tenacity: it runs twice for every message.
     """
-    return AsyncRetrying(
-        retry=retry_if_exception(lambda exc: not getattr(exc, "sender_fault", False)),
-        wait=wait_random_exponential(multiplier=0.1, max=2),
-        stop=stop_after_attempt(3),
-        reraise=True,
-    )
+    for attempt in range(1, PLUMBING_ATTEMPTS):
+        try:
+            return await call()
+        except Exception as exc:
+            if getattr(exc, "sender_fault", False):
+                raise
+        await asyncio.sleep(random.uniform(0, BACKOFF_MULTIPLIER_SECONDS * 2**attempt))
+    return await call()

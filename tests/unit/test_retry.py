@@ -20,6 +20,7 @@ from worker.retry import (
     RETRIES_EXHAUSTED,
     RETRY_NOW,
     Action,
+    RetryNow,
     budget_spent,
     classify,
     cognito_retrying,
@@ -145,7 +146,7 @@ async def _run(errors: list[BaseException], *, read_timeout_ok: bool, attempts: 
             raise errors.pop(0)
 
     retrying = cognito_retrying(
-        max_attempts=attempts, max_seconds=2.0, read_timeout_retry_allowed=read_timeout_ok
+        rule=RetryNow(read_timeout_ok), max_attempts=attempts, max_seconds=2.0
     )
     with contextlib.suppress(Exception):
         async for attempt in retrying:
