@@ -6,7 +6,9 @@ event loop each operation is atomic without a lock.
 
 Memory is bounded by ``max_entries``: expired records go first (a heap ordered by expiry finds
 them without scanning), then the least recently written live ones, which are the closest to
-the end of their window.
+the end of their window. Entries keep the result as its JSON text and become a ``Record`` only
+when read: a decoded result costs several times the memory of its text, and most stored
+results are never read again.
 """
 
 from __future__ import annotations
@@ -16,8 +18,20 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import NamedTuple
 
 from worker.dedupe.base import Claim, DedupeStore, Record, Status
+
+
+class _Entry(NamedTuple):
+    status: Status
+    owner: str
+    expires_at: float
+    result_json: str | None
+
+    def record(self, key: str) -> Record:
+        result = None if self.result_json is None else json.loads(self.result_json)
+        return Record(key, self.status, self.owner, self.expires_at, result)
 
 
 class MemoryDedupeStore(DedupeStore):
@@ -27,7 +41,7 @@ class MemoryDedupeStore(DedupeStore):
         self._max_entries = max_entries
         self._clock = clock
         # Ordered by last write, so the first entry is the one to evict when all are live.
-        self._records: OrderedDict[str, Record] = OrderedDict()
+        self._records: OrderedDict[str, _Entry] = OrderedDict()
         # (expires_at, key) for every write; entries made stale by a later write are skipped
         # because the record's own expires_at is checked before anything is dropped.
         self._expiries: list[tuple[float, str]] = []
@@ -41,8 +55,8 @@ class MemoryDedupeStore(DedupeStore):
         if current is not None and not (
             current.status is Status.IN_PROGRESS and current.owner == owner
         ):
-            return Claim(won=False, existing=current)
-        self._write(Record(key, Status.IN_PROGRESS, owner, now + lease_seconds, None), now)
+            return Claim(won=False, existing=current.record(key))
+        self._write(key, _Entry(Status.IN_PROGRESS, owner, now + lease_seconds, None), now)
         return Claim(won=True, existing=None)
 
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
@@ -50,7 +64,7 @@ class MemoryDedupeStore(DedupeStore):
         current = self._live(key, now)
         if current is None or current.status is not Status.IN_PROGRESS or current.owner != owner:
             return False
-        self._write(Record(key, Status.IN_PROGRESS, owner, now + lease_seconds, None), now)
+        self._write(key, _Entry(Status.IN_PROGRESS, owner, now + lease_seconds, None), now)
         return True
 
     async def _complete(
@@ -62,9 +76,7 @@ class MemoryDedupeStore(DedupeStore):
             return False
         if current.status is Status.COMPLETED:
             return True
-        # Stored decoded from JSON, like the other backends, so callers cannot alias it.
-        result = json.loads(result_json)
-        self._write(Record(key, Status.COMPLETED, owner, now + window_seconds, result), now)
+        self._write(key, _Entry(Status.COMPLETED, owner, now + window_seconds, result_json), now)
         return True
 
     async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
@@ -72,9 +84,7 @@ class MemoryDedupeStore(DedupeStore):
         current = self._live(key, now)
         if current is None or current.owner != owner or current.status is not Status.COMPLETED:
             return False
-        self._records[key] = Record(
-            key, Status.COMPLETED, owner, current.expires_at, json.loads(result_json)
-        )
+        self._records[key] = current._replace(result_json=result_json)
         return True
 
     async def _release(self, key: str, owner: str) -> None:
@@ -83,7 +93,8 @@ class MemoryDedupeStore(DedupeStore):
             del self._records[key]
 
     async def _get(self, key: str) -> Record | None:
-        return self._live(key, self._clock())
+        current = self._live(key, self._clock())
+        return None if current is None else current.record(key)
 
     async def _ping(self) -> None:
         return None
@@ -92,7 +103,7 @@ class MemoryDedupeStore(DedupeStore):
         self._records.clear()
         self._expiries.clear()
 
-    def _live(self, key: str, now: float) -> Record | None:
+    def _live(self, key: str, now: float) -> _Entry | None:
         record = self._records.get(key)
         if record is None:
             return None
@@ -101,10 +112,10 @@ class MemoryDedupeStore(DedupeStore):
             return None
         return record
 
-    def _write(self, record: Record, now: float) -> None:
-        self._records[record.key] = record
-        self._records.move_to_end(record.key)
-        heapq.heappush(self._expiries, (record.expires_at, record.key))
+    def _write(self, key: str, entry: _Entry, now: float) -> None:
+        self._records[key] = entry
+        self._records.move_to_end(key)
+        heapq.heappush(self._expiries, (entry.expires_at, key))
         self._evict(now)
 
     def _evict(self, now: float) -> None:
