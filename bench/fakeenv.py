@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from bench.fakeaws import TOPIC_ARN, queue_url
-from bench.procs import Child, Children
+from bench.procs import Child, ChildError, Children
 
 CLIENT_ID = "benchclient0000000000000000"
 CLIENT_SECRET = "bench-client-secret"  # noqa: S105 (a made-up secret for a fake endpoint)
@@ -22,13 +22,20 @@ class FakeEndpoint:
     url: str
 
     async def stats(self) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-            session.get(f"{self.url}/_bench/stats") as answer,
-        ):
-            answer.raise_for_status()
-            document: dict[str, Any] = await answer.json()
-            return document
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.get(f"{self.url}/_bench/stats") as answer,
+            ):
+                answer.raise_for_status()
+                document: dict[str, Any] = await answer.json()
+                return document
+        except aiohttp.ClientError as exc:
+            code = self.child.popen.poll()
+            raise ChildError(
+                f"the fake endpoint does not answer ({exc}); exit code {code}:\n"
+                + self.child.log_tail()
+            ) from exc
 
 
 async def start_fake(children: Children, queue_file: Path | None = None) -> FakeEndpoint:

@@ -176,8 +176,8 @@ async def _one_run(
         elapsed = time.monotonic() - started
     finally:
         await asyncio.gather(*(ctx.children.stop(w.child) for w in workers))
-        served = await fake.stats()
-        await ctx.children.stop(fake.child)
+    served = await fake.stats()
+    await ctx.children.stop(fake.child)
     await delete_prefix(ctx.redis_url, prefix)
     stats = await admin.calls()
     ok_times = sorted(c.timestamp for c in stats.calls if c.result == "ok")
