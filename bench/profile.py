@@ -264,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarise(parse_folded(raw.read_text()))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _print(summary)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    _print(summary)
     return 0
 
 
