@@ -224,6 +224,7 @@ class RedisRateLimiter:
                 try:
                     granted, wait = await self._take()
                 except _UNAVAILABLE as exc:
+                    _reraise_cancellation(exc)
                     self._enter_fallback(exc)
                     continue
                 if wait > 0:
@@ -300,6 +301,7 @@ class RedisRateLimiter:
                 ],
             )
         except _UNAVAILABLE as exc:
+            _reraise_cancellation(exc)
             self._enter_fallback(exc)
             self._fallback.on_throttled()
             return
@@ -331,6 +333,7 @@ class RedisRateLimiter:
                 ],
             )
         except _UNAVAILABLE as exc:
+            _reraise_cancellation(exc)
             self._enter_fallback(exc)
             return
         self._set_rate(float(rate))
@@ -361,7 +364,8 @@ class RedisRateLimiter:
             await asyncio.sleep(self._probe_interval)
             try:
                 await self._client.ping()
-            except _UNAVAILABLE:
+            except _UNAVAILABLE as exc:
+                _reraise_cancellation(exc)
                 continue
             break
         self._probe_task = None
@@ -380,3 +384,15 @@ class RedisRateLimiter:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("rate limiter background update failed", error=type(exc).__name__)
+
+
+def _reraise_cancellation(exc: BaseException) -> None:
+    """redis-py can turn a cancelled command into a connection error; keep the cancellation.
+
+    Without this, a caller cancelled during a Redis round trip (shutdown, a timeout) would be
+    taken for a Redis outage: the limiter falls back, and the cancelled acquire carries on as if
+    nothing had asked it to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
