@@ -8,9 +8,10 @@ RSS is sampled every second. The run has two phases:
   the figure is the peak RSS until the last of them is deleted. With the default dedupe window
   (300 s) every one of them is still in the memory dedupe store at the end, so this is also the
   store at its bound (``RESEND_DEDUPE_MAX_ENTRIES``, 100,000).
-* steady state: after the backlog and at least ``steady_warmup`` seconds. Growth is the median RSS
-  of the last window against the median of the first window after warm-up (a window is 60 s, or
-  a third of the steady phase when that is shorter).
+* steady state: after the backlog and at least ``steady_warmup`` seconds (full mode: the dedupe
+  window plus a minute, see ``bench.plan``). Growth is the median RSS of the last window against
+  the median of the first window after warm-up (a window is 60 s, or a third of the steady phase
+  when that is shorter).
 
 The dedupe store's own size at its bound is measured apart, in a process of its own
 (``bench.dedupe_size``): RSS growth, and the bytes tracemalloc attributes to it.
