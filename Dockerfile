@@ -26,12 +26,14 @@ RUN python -m venv "$VIRTUAL_ENV"
 COPY requirements.lock ./
 RUN "$VIRTUAL_ENV/bin/pip" install --no-deps --require-hashes --requirement requirements.lock
 
-# The package itself, without dependencies and with the locked setuptools as its build backend;
-# `pip check` fails the build if the lock no longer covers what the package declares. setuptools
-# is only a build tool, so it leaves the environment afterwards.
+# The service and the message contract it shares with producers, without dependencies and with
+# the locked setuptools as their build backend; `pip check` fails the build if the lock no longer
+# covers what they declare. setuptools is only a build tool, so it leaves the environment
+# afterwards. The producer client and the local stack are not part of the image.
 COPY pyproject.toml README.md ./
+COPY contract ./contract
 COPY worker ./worker
-RUN "$VIRTUAL_ENV/bin/pip" install --no-deps --no-build-isolation . \
+RUN "$VIRTUAL_ENV/bin/pip" install --no-deps --no-build-isolation ./contract . \
     && "$VIRTUAL_ENV/bin/pip" check \
     && "$VIRTUAL_ENV/bin/pip" uninstall --yes setuptools
 

@@ -19,10 +19,10 @@ import tracemalloc
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
+from resend_contract.models import Outcome, ResendRequest, Result
 
 from worker.claims import Claims, Proceed
 from worker.dedupe.memory import MemoryDedupeStore
-from worker.models import Outcome, ResendRequest, Result
 
 CLIENT_ID = "benchclient0000000000000000"
 LEASE_SECONDS = 12.0

@@ -1,7 +1,7 @@
 """The local AWS stack in its own process, and the producer and result reader that use it.
 
 Scenarios that need Cognito's behaviour (the quota, the call record, dedupe against real calls)
-run against the devstack, ``python -m worker.devstack``, in a child process of its own so moto's
+run against the devstack, ``python -m devstack``, in a child process of its own so moto's
 CPU does not share a GIL with the benchmark's producer or with the worker. Each scenario
 provisions its own resources and users under a unique name, so runs never see each other's
 messages, and reads Cognito's call record from the devstack's admin routes.
@@ -23,7 +23,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 
 from bench.procs import Children
-from worker.devstack import AsyncDevStackAdmin, DevResources, DevUser, provision
+from devstack import AsyncDevStackAdmin, DevResources, DevUser, provision
 
 LISTENING = "devstack listening on "
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -32,7 +32,7 @@ SEND_BATCH = 10
 
 async def start_devstack(children: Children) -> str:
     """Start the devstack and answer its endpoint URL."""
-    child = children.python("devstack", "-m", "worker.devstack", "--port", "0")
+    child = children.python("devstack", "-m", "devstack", "--port", "0")
     line = await child.line_starting(LISTENING, within=60)
     return line.removeprefix(LISTENING).strip()
 

@@ -111,7 +111,7 @@ _CATEGORIES_BY_COMPONENT = {
 }
 _CATEGORIES_BY_FILE = (
     ("worker/logs.py", "logging (structlog, scrubbing)"),
-    ("worker/models.py", "models (pydantic)"),
+    ("resend_contract/models.py", "models (pydantic)"),
     ("worker/dedupe/", "dedupe (claims, memory store)"),
     ("worker/claims.py", "dedupe (claims, memory store)"),
     ("worker/batching.py", "micro-batching"),

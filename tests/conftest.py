@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.devstack import DevResources, DevStack, provision
+from devstack import DevResources, DevStack, provision
 
 
 @pytest.fixture(scope="session")

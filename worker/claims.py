@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from resend_contract.models import OriginalRef, Outcome, ResendRequest, Result
 
 from worker import metrics
 from worker.dedupe import DedupeStore, DedupeStoreError, Record, Status, dedupe_key
-from worker.models import OriginalRef, Outcome, ResendRequest, Result
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""``resend-worker``: run the worker, the demo, the local stack, or enqueue requests."""
+"""``resend-worker``: the service's command. ``resend-worker run`` runs the worker."""
 
 from __future__ import annotations
 
@@ -26,38 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
-    demo = commands.add_parser(
-        "demo",
-        help="run the worker end to end on the embedded local stack (no AWS account needed)",
-    )
-    demo.add_argument("--port", type=_port, default=0, help="local stack port (default: any free)")
-    demo.add_argument(
-        "--metrics-port", type=_port, default=9102, help="worker metrics port (default 9102)"
-    )
-    demo.set_defaults(handler=_demo)
-
-    devstack = commands.add_parser(
-        "devstack",
-        help="run the local stack alone (moto with ResendConfirmationCode)",
-        add_help=False,
-    )
-    devstack.add_argument("args", nargs=argparse.REMAINDER)
-    devstack.set_defaults(handler=_devstack)
-
-    from worker.enqueue.cli import add_parser as add_enqueue_parser
-
-    add_enqueue_parser(commands)
     return parser
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -78,18 +47,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"resend-worker: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from worker.demo import run_demo
-
-    return run_demo(stack_port=args.port, metrics_port=args.metrics_port)
-
-
-def _devstack(args: argparse.Namespace) -> int:
-    from worker.devstack.__main__ import main as devstack_main
-
-    return devstack_main(list(args.args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from resend_contract.models import Outcome
 
 from worker import metrics
 from worker.health import Health
-from worker.models import Outcome
 from worker.processor import Defer, Delivery, Processor, Publish
 from worker.queue import Queue
 from worker.results import ResultPublisher

@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from resend_contract.models import (
+    ErrorInfo,
+    InvalidRequest,
+    Outcome,
+    ResendRequest,
+    Result,
+    parse_body,
+)
 
 from worker import metrics
 from worker.claims import Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CognitoCaller, Sent
 from worker.logs import username_hash
-from worker.models import ErrorInfo, InvalidRequest, Outcome, ResendRequest, Result, parse_body
 from worker.retry import DAILY_EMAIL_LIMIT, Action, budget_spent, defer_delay
 from worker.settings import Settings
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from resend_contract.models import ErrorInfo
+
 from worker import metrics
 from worker.batching import Batcher
-from worker.models import ErrorInfo
 from worker.processor import Delivery
 from worker.retry import with_plumbing_retries
 

@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from resend_contract.models import Result
+
 from worker import metrics
 from worker.batching import Batcher
-from worker.models import Result
 from worker.queue import entry_outcomes
 from worker.retry import with_plumbing_retries
 

@@ -19,7 +19,7 @@ from bench.plan import Context, ensure_devstack
 from bench.redis_keys import delete_prefix, unique_prefix
 from bench.report import ItemResult, Target
 from bench.workers import start_worker
-from worker.devstack import AsyncDevStackAdmin
+from devstack import AsyncDevStackAdmin
 
 NAME = "duplicates"
 RESULT_TIMEOUT_SECONDS = 60.0

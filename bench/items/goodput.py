@@ -40,7 +40,7 @@ from bench.plan import Context, ensure_devstack
 from bench.redis_keys import delete_prefix, unique_prefix
 from bench.report import ItemResult, Target
 from bench.workers import start_worker
-from worker.devstack import AsyncDevStackAdmin, DevResources
+from devstack import AsyncDevStackAdmin, DevResources
 
 NAME = "goodput"
 THROTTLED = "TooManyRequestsException"

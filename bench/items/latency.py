@@ -46,7 +46,7 @@ from bench.promtext import Histogram, scrape
 from bench.report import ItemResult, Target
 from bench.stats import percentile
 from bench.workers import start_worker
-from worker.devstack import AsyncDevStackAdmin
+from devstack import AsyncDevStackAdmin
 
 NAME = "latency"
 PREFIX = "resend_worker_"

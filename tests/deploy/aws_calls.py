@@ -26,10 +26,9 @@ from botocore import xform_name
 
 from .artifacts import REPO
 
-WORKER = REPO / "worker"
-# Not the worker: the local stack, the producer-side tools and the demo, which provision and
-# feed queues on the embedded local stack and never run with the worker's role.
-EXCLUDED = ("devstack/", "enqueue/", "client.py", "demo.py")
+# The image's packages: the service and the contract it shares with producers. The producer
+# client and the local stack live in their own folders and never run with the worker's role.
+PACKAGES = (REPO / "worker", REPO / "contract" / "resend_contract")
 
 # IAM actions whose name differs from the operation's: batch APIs authorize as the single call.
 ACTION_FOR_OPERATION = {
@@ -56,12 +55,7 @@ class OperationCall:
 
 
 def worker_modules() -> list[Path]:
-    modules = []
-    for path in sorted(WORKER.rglob("*.py")):
-        relative = path.relative_to(WORKER).as_posix()
-        if not relative.startswith(EXCLUDED) and relative not in EXCLUDED:
-            modules.append(path)
-    return modules
+    return [path for package in PACKAGES for path in sorted(package.rglob("*.py"))]
 
 
 def _parse(paths: Iterable[Path]) -> list[tuple[Path, ast.Module]]:

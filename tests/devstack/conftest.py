@@ -16,8 +16,8 @@ from aiobotocore.session import AioSession, get_session
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from worker.devstack import DevStack, DevStackAdmin
-from worker.devstack.provision import DUMMY_CREDENTIALS
+from devstack import DevStack, DevStackAdmin
+from devstack.provision import DUMMY_CREDENTIALS
 
 
 @functools.cache

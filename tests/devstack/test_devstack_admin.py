@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from devstack_checks import check_error, resend_error
 
-from worker.devstack import (
+from devstack import (
     AsyncDevStackAdmin,
     CallStats,
     DevResources,

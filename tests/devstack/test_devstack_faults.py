@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from devstack_checks import check_error, check_success, resend_error, secret_hash
 
-from worker.devstack import (
+from devstack import (
     DAILY_EMAIL_LIMIT,
     DevResources,
     DevStackAdmin,
@@ -17,8 +17,8 @@ from worker.devstack import (
     Faults,
     provision,
 )
-from worker.devstack.faults import ATTEMPT_LIMIT_MESSAGE, DAILY_EMAIL_LIMIT_MESSAGE
-from worker.devstack.injector import FaultInjector, _max_per_window
+from devstack.faults import ATTEMPT_LIMIT_MESSAGE, DAILY_EMAIL_LIMIT_MESSAGE
+from devstack.injector import FaultInjector, _max_per_window
 
 
 async def _resend(client: Any, resources: DevResources, username: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from devstack_checks import check_success, secret_hash
 
-from worker.devstack import DevResources, DevStack, provision
+from devstack import DevResources, DevStack, provision
 from worker.settings import load_settings
 
 pytestmark = pytest.mark.integration

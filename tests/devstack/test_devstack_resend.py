@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from devstack_checks import check_error, check_success, resend_error, secret_hash
 
-from worker.devstack import DevResources, DevStackAdmin, DevUser
+from devstack import DevResources, DevStackAdmin, DevUser
 
 pytestmark = pytest.mark.integration
 
@@ -243,7 +243,7 @@ async def test_each_success_logs_a_new_six_digit_code(
     resources: DevResources, cognito_idp: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = resources.unconfirmed_users[0].username
-    with caplog.at_level(logging.INFO, logger="worker.devstack"):
+    with caplog.at_level(logging.INFO, logger="devstack"):
         for _ in range(2):
             await cognito_idp.resend_confirmation_code(
                 ClientId=resources.public_client_id, Username=user
@@ -251,7 +251,7 @@ async def test_each_success_logs_a_new_six_digit_code(
     codes = [
         m.group(1)
         for r in caplog.records
-        if r.name == "worker.devstack"
+        if r.name == "devstack"
         and (m := re.fullmatch(rf"confirmation code for {user}: (\d{{6}})", r.getMessage()))
     ]
     assert len(codes) == 2

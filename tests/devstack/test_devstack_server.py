@@ -1,4 +1,4 @@
-"""The DevStack lifecycle, the moto extension's installation and ``python -m worker.devstack``."""
+"""The DevStack lifecycle, the moto extension's installation and ``python -m devstack``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 from moto.cognitoidp.responses import CognitoIdpResponse
 
-from worker.devstack import DevStack, DevStackAdmin
-from worker.devstack.cognito import install, resend_confirmation_code
+from devstack import DevStack, DevStackAdmin
+from devstack.cognito import install, resend_confirmation_code
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_install_is_idempotent() -> None:
 def test_module_entry_point_serves_and_prints_resources() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker.devstack", "--provision", "--users", "2"],
+        [sys.executable, "-m", "devstack", "--provision", "--users", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

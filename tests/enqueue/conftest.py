@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 from aiobotocore.session import get_session
 
-from worker.devstack import DevStack
+from devstack import DevStack
 
 from .helpers import CREDENTIALS, REGION, Queues
 

@@ -12,10 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from worker.enqueue.bulk import numbered_lines, open_source, scan, valid_requests
-from worker.enqueue.progress import ProgressBar
-from worker.models import MAX_BODY_BYTES
+from resend_client.enqueue.bulk import numbered_lines, open_source, scan, valid_requests
+from resend_client.enqueue.progress import ProgressBar
+from resend_contract.models import MAX_BODY_BYTES
 
 from .helpers import Queues, run_cli
 

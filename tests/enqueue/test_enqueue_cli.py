@@ -1,4 +1,4 @@
-"""``resend-worker enqueue`` for one request: flags, input files, overrides and parameter errors.
+"""``resend-client enqueue`` for one request: flags, input files, overrides and parameter errors.
 
 Everything that reaches SQS is read back from the queue on the devstack, over HTTP.
 """
@@ -343,7 +343,7 @@ def test_every_problem_is_reported_at_once(
     )
     assert run.status == 2
     for flag in ("--client-id", "--username", "--secret-hash"):
-        assert f"resend-worker enqueue: error: argument {flag}: " in run.err
+        assert f"resend-client enqueue: error: argument {flag}: " in run.err
 
 
 def test_required_parameters(
@@ -374,5 +374,5 @@ def test_sqs_errors_exit_255(capsys: pytest.CaptureFixture[str], queues: Queues)
         "jane",
     )
     assert run.status == 255
-    assert "resend-worker enqueue: error: " in run.err
+    assert "resend-client enqueue: error: " in run.err
     assert "NonExistentQueue" in run.err or "QueueDoesNotExist" in run.err

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
-
-from worker.client import (
+from resend_client.client import (
     BulkOutcome,
     EnqueueError,
     ResendClient,
     SyncResendClient,
 )
-from worker.models import InvalidRequest, Outcome, ResendRequest, Result
+from resend_contract.models import InvalidRequest, Outcome, ResendRequest, Result
 
 from .helpers import CREDENTIALS, REGION, Queues
 

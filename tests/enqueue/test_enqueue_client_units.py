@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from worker.client import (
+from resend_client.client import (
     BulkOutcome,
     EnqueueError,
     ResendClient,
@@ -286,8 +285,8 @@ class Refuse:
         if name.split(".")[0] in {forbidden!r}:
             raise ImportError("refused: " + name)
 sys.meta_path.insert(0, Refuse())
-import worker.client
-from worker.client import SyncResendClient, build_request
+import resend_client.client
+from resend_client.client import SyncResendClient, build_request
 assert build_request({{"ClientId": "abc", "Username": "u"}}).ClientId == "abc"
 print(sorted(m for m in sys.modules if m.startswith("worker")))
 """
@@ -295,4 +294,4 @@ print(sorted(m for m in sys.modules if m.startswith("worker")))
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['worker', 'worker.client', 'worker.models']"
+    assert done.stdout.strip() == "[]"

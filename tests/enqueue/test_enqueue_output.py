@@ -7,9 +7,8 @@ import json
 import jmespath
 import pytest
 import yaml
-
-from worker.enqueue.output import render, render_text
-from worker.enqueue.table import render_table
+from resend_client.enqueue.output import render, render_text
+from resend_client.enqueue.table import render_table
 
 from .helpers import Queues, Run, run_cli
 

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from worker.enqueue.shorthand import ShorthandError, parse_shorthand
+from resend_client.enqueue.shorthand import ShorthandError, parse_shorthand
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import yaml
 from botocore import xform_name
-
-from worker.enqueue.cli import main
-from worker.enqueue.params import COGNITO_PARAMETERS, REQUEST_ID
-from worker.enqueue.skeleton import input_shape, operation_model
-from worker.models import ResendRequest, Result
+from resend_client.enqueue.cli import main
+from resend_client.enqueue.params import COGNITO_PARAMETERS, REQUEST_ID
+from resend_client.enqueue.skeleton import input_shape, operation_model
+from resend_contract.models import ResendRequest, Result
 
 
 def shape_keys(shape: Any) -> Any:
@@ -102,7 +101,7 @@ def test_the_skeleton_round_trips_through_cli_input_json_validation(
 
 
 def test_the_project_cli_runs_the_same_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
-    from worker.cli import main as project_main
+    from resend_client.cli import main as project_main
 
     assert project_main(["enqueue", "--generate-cli-skeleton"]) == 0
     assert json.loads(capsys.readouterr().out) == run_json(capsys, "--generate-cli-skeleton")

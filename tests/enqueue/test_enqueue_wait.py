@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.devstack import DevResources
+from devstack import DevResources
 
 from .helpers import Queues, run_cli
 

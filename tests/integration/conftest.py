@@ -8,7 +8,7 @@ import pytest
 from aiobotocore.session import get_session
 from harness import Harness
 
-from worker.devstack import DevResources, DevStack, DevStackAdmin
+from devstack import DevResources, DevStack, DevStackAdmin
 
 
 @pytest.fixture

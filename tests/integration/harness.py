@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devstack import DevResources, DevStackAdmin, DevUser
 from worker.app import run_worker
-from worker.devstack import DevResources, DevStackAdmin, DevUser
 from worker.settings import load_settings
 
 FAST = {

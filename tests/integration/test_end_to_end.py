@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from harness import Harness
 
-from worker.devstack import DevResources
+from devstack import DevResources
 from worker.secret_hash import secret_hash
 
 pytestmark = pytest.mark.integration

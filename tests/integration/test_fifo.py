@@ -7,7 +7,7 @@ import json
 import pytest
 from harness import Harness
 
-from worker.devstack import DevStack, DevUser, provision
+from devstack import DevStack, DevUser, provision
 
 pytestmark = pytest.mark.integration
 

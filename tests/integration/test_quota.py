@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from harness import Harness, spawn_worker
 
+from devstack import DevUser
 from worker import metrics
-from worker.devstack import DevUser
 from worker.retry import DEFER, PERMANENT, RETRY_NOW
 
 pytestmark = pytest.mark.integration

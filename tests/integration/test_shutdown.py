@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from harness import FAST, Harness, spawn_worker
 
-from worker.devstack import DevUser
+from devstack import DevUser
 from worker.secret_hash import secret_hash
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 from aiobotocore.session import get_session
 
-from worker.devstack import DAILY_EMAIL_LIMIT, AsyncDevStackAdmin, DevResources, DevStack, provision
+from devstack import DAILY_EMAIL_LIMIT, AsyncDevStackAdmin, DevResources, DevStack, provision
 
 from .artifacts import (
     ALERTS,

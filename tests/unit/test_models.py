@@ -6,10 +6,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from resend_contract.models import InvalidRequest, Outcome, Result, parse_body
 
-from worker.models import InvalidRequest, Outcome, Result, parse_body
-
-SCHEMA = json.loads(resources.files("worker").joinpath("schemas/request.schema.json").read_text())
+SCHEMA = json.loads(
+    resources.files("resend_contract").joinpath("schemas/request.schema.json").read_text()
+)
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 GOOD: list[dict[str, Any]] = [

@@ -7,12 +7,12 @@ import time
 from typing import Any
 
 from pydantic import SecretStr
+from resend_contract.models import Outcome
 
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets
 from worker.cognito import NotSent, Sent
 from worker.dedupe.memory import MemoryDedupeStore
-from worker.models import Outcome
 from worker.processor import Defer, Delivery, Processor, Publish
 from worker.retry import Action, Verdict
 from worker.secret_hash import secret_hash

@@ -2,7 +2,7 @@
 
 Tests, benchmarks and the demo need Cognito's bad days on demand: the account quota, the per-user
 attempt limit, the daily email limit, delivery failures and plain 500s. These types are shared by
-the server side (``worker.devstack.cognito``) and the HTTP client (``worker.devstack.client``),
+the server side (``devstack.cognito``) and the HTTP client (``devstack.client``),
 so both speak the same JSON.
 """
 

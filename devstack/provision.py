@@ -17,7 +17,7 @@ from typing import Any
 from aiobotocore.session import AioSession, get_session
 from botocore.config import Config
 
-from worker.devstack.client import AsyncDevStackAdmin, DevUser
+from devstack.client import AsyncDevStackAdmin, DevUser
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _PASSWORD = "Devstack-Passw0rd!"  # noqa: S105 (a made-up user's password in a local stack)

@@ -2,7 +2,7 @@
 
 moto dispatches an action to the snake_case method of its response class, so adding
 ``resend_confirmation_code`` to ``CognitoIdpResponse`` is all it takes. The behaviour follows
-Cognito's documentation, and the fault knobs of ``worker.devstack.faults`` act on every call.
+Cognito's documentation, and the fault knobs of ``devstack.faults`` act on every call.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 
-from worker.devstack.faults import error_for
-from worker.devstack.injector import FaultInjector
+from devstack.faults import error_for
+from devstack.injector import FaultInjector
 
-log = logging.getLogger("worker.devstack")
+log = logging.getLogger("devstack")
 
 # The one injector of this process: moto's backends are process-wide, so is this state.
 injector = FaultInjector()

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from worker.models import MAX_BODY_BYTES, InvalidRequest, ResendRequest, parse_body
+from resend_contract.models import MAX_BODY_BYTES, InvalidRequest, ResendRequest, parse_body
 
 # A line may end with "\r\n"; anything longer than this cannot be a valid message.
 _LINE_LIMIT = MAX_BODY_BYTES + 2

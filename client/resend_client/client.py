@@ -41,8 +41,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 from pydantic import ValidationError
-
-from worker.models import (
+from resend_contract.models import (
     MAX_BODY_BYTES,
     InvalidRequest,
     ResendRequest,

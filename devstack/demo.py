@@ -1,4 +1,4 @@
-"""``resend-worker demo``: the whole product on the embedded local stack, no AWS account needed.
+"""``make demo``: the whole product on the embedded local stack, no AWS account needed.
 
 Starts the devstack in this process, provisions a queue with its DLQ, a result topic with a
 subscribed queue, a user pool with a secret app client and a few users, runs the real worker
@@ -8,16 +8,18 @@ the way SIGTERM stops a deployed worker.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from aiobotocore.session import AioSession
 
-from worker.devstack import DevResources, DevStack, provision
+from devstack import DevResources, DevStack, provision
 from worker.logs import configure_logging
 from worker.settings import load_settings
 
@@ -63,7 +65,7 @@ async def _demo(endpoint_url: str, metrics_port: int) -> None:
     settings = load_settings()
     configure_logging(settings)
     # The local Cognito logs each code it "sends": that is the demo's mailbox.
-    logging.getLogger("worker.devstack").setLevel(logging.INFO)
+    logging.getLogger("devstack").setLevel(logging.INFO)
 
     from worker.app import run_worker
 
@@ -119,3 +121,29 @@ def describe(result: dict[str, Any]) -> str:
         reason = f" [{error['Reason']}]" if error.get("Reason") else ""
         line += f"  {error.get('Code')}{reason}: {error.get('Message')}"
     return line
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__)
+    parser.add_argument(
+        "--port", type=_port, default=0, help="local stack port (default: any free)"
+    )
+    parser.add_argument(
+        "--metrics-port", type=_port, default=9102, help="worker metrics port (default 9102)"
+    )
+    args = parser.parse_args(argv)
+    return run_demo(stack_port=args.port, metrics_port=args.metrics_port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from resend_contract.models import ResendRequest
 
-from worker.enqueue.shorthand import ShorthandError, parse_shorthand
-from worker.models import ResendRequest
+from resend_client.enqueue.shorthand import ShorthandError, parse_shorthand
 
 Kind = Literal["string", "structure", "map"]
 CLI_INPUT_JSON = "--cli-input-json"

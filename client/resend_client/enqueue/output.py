@@ -3,7 +3,7 @@
 ``--query`` (JMESPath) filters first; then ``json`` (indented, like the AWS CLI), ``yaml``,
 ``text`` (tab-separated values: a dict's scalar values on one line in key order, each nested
 dict or list on its own lines tagged with its key in capitals) or ``table`` (boxes, see
-``worker.enqueue.table``). Scripts can rely on json, yaml and text; table is for people.
+``resend_client.enqueue.table``). Scripts can rely on json, yaml and text; table is for people.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def render(data: Any, output: str, *, query: Any = None, title: str) -> str:
     if output == "text":
         return render_text(data)
     if output == "table":
-        from worker.enqueue.table import render_table
+        from resend_client.enqueue.table import render_table
 
         return render_table(data, title)
     return json.dumps(data, indent=4, ensure_ascii=False) + "\n"

@@ -23,7 +23,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from worker.devstack.cognito import add_users, injector
+from devstack.cognito import add_users, injector
 
 PREFIX = "/_devstack/"
 

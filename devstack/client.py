@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from worker.devstack.faults import CallStats, Faults
+from devstack.faults import CallStats, Faults
 
 
 @dataclass(frozen=True)

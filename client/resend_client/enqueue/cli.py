@@ -1,10 +1,10 @@
-"""``resend-worker enqueue``: one request from flags, or many from a JSON Lines file.
+"""``resend-client enqueue``: one request from flags, or many from a JSON Lines file.
 
 The request flags are those of ``aws cognito-idp resend-confirmation-code``, so a command that
 calls Cognito directly becomes a queued one by changing its first words. Everything is checked
 before anything is sent; a bad value is reported against its flag with exit status 2, the way the
-AWS CLI reports parameter errors. Sending goes through ``worker.client`` (the same code producers
-import), so the CLI and the library cannot drift apart.
+AWS CLI reports parameter errors. Sending goes through ``resend_client.client`` (the same code
+producers import), so the CLI and the library cannot drift apart.
 
 Exit status: 0 sent (and, with ``--wait``, a ``sent`` or ``duplicate`` result); 1 something was
 not sent, or the result says it failed; 2 bad usage or values; 255 SQS refused, or ``--wait``
@@ -21,8 +21,8 @@ import sys
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from worker.enqueue.output import FORMATS, compile_query, render
-from worker.enqueue.params import (
+from resend_client.enqueue.output import FORMATS, compile_query, render
+from resend_client.enqueue.params import (
     CLI_INPUT_JSON,
     CLI_INPUT_YAML,
     COGNITO_PARAMETERS,
@@ -34,8 +34,9 @@ from worker.enqueue.params import (
 )
 
 if TYPE_CHECKING:
-    from worker.client import BulkOutcome, BulkReport, EnqueueReceipt, ResendClient
-    from worker.models import ResendRequest, Result
+    from resend_contract.models import ResendRequest, Result
+
+    from resend_client.client import BulkOutcome, BulkReport, EnqueueReceipt, ResendClient
 
 EXIT_NOT_SENT = 1
 EXIT_USAGE = 2
@@ -56,9 +57,9 @@ _FLAG_OF_ERROR = {
 
 _EPILOG = """\
 examples:
-  resend-worker enqueue --client-id 1example23456789 --username jane
-  resend-worker enqueue --cli-input-json file://request.json --request-id signup-42 --wait
-  resend-worker enqueue --from-file requests.jsonl      (one JSON request per line; - is stdin)
+  resend-client enqueue --client-id 1example23456789 --username jane
+  resend-client enqueue --cli-input-json file://request.json --request-id signup-42 --wait
+  resend-client enqueue --from-file requests.jsonl      (one JSON request per line; - is stdin)
 
 The queue is --queue-url or RESEND_QUEUE_URL; credentials and region come from the usual AWS
 settings (--profile, --region, AWS_* variables). Exit status: 0 sent; 1 not (all) sent, or the
@@ -92,7 +93,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def main(argv: list[str]) -> int:
     """``enqueue`` alone, on a parser of its own; ``argv`` may start with the word ``enqueue``."""
-    parser = argparse.ArgumentParser(prog="resend-worker")
+    parser = argparse.ArgumentParser(prog="resend-client")
     add_parser(parser.add_subparsers(dest="command", required=True))
     if not argv or argv[0] != "enqueue":
         argv = ["enqueue", *argv]
@@ -229,11 +230,11 @@ def _wait_seconds(text: str) -> float:
 
 
 def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from worker.client import EnqueueError
+    from resend_client.client import EnqueueError
 
     try:
         if args.generate_cli_skeleton is not None:
-            from worker.enqueue.skeleton import render as render_skeleton
+            from resend_client.enqueue.skeleton import render as render_skeleton
 
             sys.stdout.write(render_skeleton(args.generate_cli_skeleton))
             return 0
@@ -291,7 +292,7 @@ def _is_url(value: str) -> bool:
 
 
 def _fifo_problems(args: argparse.Namespace, fifo: bool) -> list[str]:
-    from worker.client import valid_fifo_id
+    from resend_client.client import valid_fifo_id
 
     problems = []
     if fifo and args.delay_seconds:
@@ -313,7 +314,7 @@ def _fifo_problems(args: argparse.Namespace, fifo: bool) -> list[str]:
 
 
 def _client(args: argparse.Namespace, queue_url: str) -> ResendClient:
-    from worker.client import ResendClient
+    from resend_client.client import ResendClient
 
     return ResendClient(
         queue_url,
@@ -355,7 +356,7 @@ def _single(args: argparse.Namespace) -> int:
     if result is None:
         _print(args, answer)
         sys.stderr.write(
-            f"resend-worker enqueue: no result for RequestId {receipt.request_id} within "
+            f"resend-client enqueue: no result for RequestId {receipt.request_id} within "
             f"{args.wait:g} seconds (the request was sent and may still be processed)\n"
         )
         return EXIT_AWS
@@ -364,12 +365,12 @@ def _single(args: argparse.Namespace) -> int:
     if result.Outcome.value in ("sent", "duplicate"):
         return 0
     code = f" ({result.Error.Code})" if result.Error is not None else ""
-    sys.stderr.write(f"resend-worker enqueue: the result is {result.Outcome.value}{code}\n")
+    sys.stderr.write(f"resend-client enqueue: the result is {result.Outcome.value}{code}\n")
     return EXIT_NOT_SENT
 
 
 def _request(args: argparse.Namespace, problems: list[str]) -> ResendRequest | None:
-    from worker.client import new_request_id
+    from resend_client.client import new_request_id
 
     flags = {p.member: getattr(args, p.dest) for p in REQUEST_PARAMETERS}
     cli_input = None
@@ -421,7 +422,7 @@ def _receipt_document(receipt: EnqueueReceipt) -> dict[str, Any]:
 
 
 def _bulk(args: argparse.Namespace) -> int:
-    from worker.enqueue.bulk import open_source, scan
+    from resend_client.enqueue.bulk import open_source, scan
 
     conflicting = [p.flag for p in REQUEST_PARAMETERS if getattr(args, p.dest) is not None]
     for flag, value in (
@@ -475,8 +476,8 @@ def _report_lines(name: str, problems: list[Any], invalid: int) -> None:
 def _send_file(
     args: argparse.Namespace, queue_url: str, stream: Any, name: str, total: int
 ) -> BulkReport:
-    from worker.enqueue.bulk import valid_requests
-    from worker.enqueue.progress import ProgressBar
+    from resend_client.enqueue.bulk import valid_requests
+    from resend_client.enqueue.progress import ProgressBar
 
     progress = ProgressBar(total, sys.stderr)
     # Line numbers of requests handed to the sender and not yet answered: bounded by what the

@@ -4,10 +4,10 @@ Tests, benchmarks and the demo run the worker against it: ``DevStack`` serves it
 ``provision`` fills it, ``DevStackAdmin`` turns the fault knobs from any process.
 """
 
-from worker.devstack.client import AsyncDevStackAdmin, DevStackAdmin, DevStackAdminError, DevUser
-from worker.devstack.faults import DAILY_EMAIL_LIMIT, OPERATION_ERRORS, Call, CallStats, Faults
-from worker.devstack.provision import DevResources, provision
-from worker.devstack.server import DevStack
+from devstack.client import AsyncDevStackAdmin, DevStackAdmin, DevStackAdminError, DevUser
+from devstack.faults import DAILY_EMAIL_LIMIT, OPERATION_ERRORS, Call, CallStats, Faults
+from devstack.provision import DevResources, provision
+from devstack.server import DevStack
 
 __all__ = [
     "DAILY_EMAIL_LIMIT",

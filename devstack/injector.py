@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from worker.devstack.faults import DAILY_EMAIL_LIMIT, Call, CallStats, Faults
+from devstack.faults import DAILY_EMAIL_LIMIT, Call, CallStats, Faults
 
 HOUR = 3600.0
 

@@ -1,4 +1,4 @@
-"""``python -m worker.devstack``: the local stack in the foreground, for the demo and manual runs.
+"""``python -m devstack``: the local stack in the foreground, for the demo and manual runs.
 
 Prints the endpoint (and, with --provision, the resources as JSON with the worker's environment)
 then serves until SIGINT or SIGTERM. Confirmation codes are logged at INFO so a developer sees them.
@@ -15,12 +15,12 @@ import sys
 import threading
 from types import FrameType
 
-from worker.devstack.provision import provision
-from worker.devstack.server import DevStack
+from devstack.provision import provision
+from devstack.server import DevStack
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m worker.devstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--provision", action="store_true", help="create the worker's resources")
     parser.add_argument("--users", type=int, default=3, help="unconfirmed users to create")

@@ -11,7 +11,7 @@ import functools
 import json
 from typing import Any
 
-from worker.models import ErrorInfo, OriginalRef, Outcome, Result
+from resend_contract.models import ErrorInfo, OriginalRef, Outcome, Result
 
 SERVICE = "cognito-idp"
 OPERATION = "ResendConfirmationCode"

@@ -18,8 +18,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from worker.devstack import cognito
-from worker.devstack.admin import AdminMiddleware
+from devstack import cognito
+from devstack.admin import AdminMiddleware
 
 
 class _Server(ThreadedMotoServer):
