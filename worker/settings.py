@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.AUTO
     log_usernames: bool = False
+    # Key of the HMAC that turns usernames into log pseudonyms and dedupe keys. Unset, a fixed
+    # key is used, and anyone holding a list of emails could recompute the pseudonyms.
+    hash_key: SecretStr | None = None
 
     @field_validator("client_secrets", mode="before")
     @classmethod
