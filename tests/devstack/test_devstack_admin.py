@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from devstack_checks import check_error, resend_error
 
 from devstack import (
     AsyncDevStackAdmin,
@@ -21,6 +20,8 @@ from devstack import (
     DevUser,
     Faults,
 )
+
+from .devstack_checks import check_error, resend_error
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-from devstack_checks import check_error, check_success, resend_error, secret_hash
 
 from devstack import (
     DAILY_EMAIL_LIMIT,
@@ -19,6 +18,8 @@ from devstack import (
 )
 from devstack.faults import ATTEMPT_LIMIT_MESSAGE, DAILY_EMAIL_LIMIT_MESSAGE
 from devstack.injector import FaultInjector, _max_per_window
+
+from .devstack_checks import check_error, check_success, resend_error, secret_hash
 
 
 async def _resend(client: Any, resources: DevResources, username: str) -> str:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from devstack_checks import check_success, secret_hash
 
 from devstack import DevResources, DevStack, provision
 from worker.settings import load_settings
+
+from .devstack_checks import check_success, secret_hash
 
 pytestmark = pytest.mark.integration
 

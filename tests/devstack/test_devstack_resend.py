@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from devstack_checks import check_error, check_success, resend_error, secret_hash
 
 from devstack import DevResources, DevStackAdmin, DevUser
+
+from .devstack_checks import check_error, check_success, resend_error, secret_hash
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiobotocore.session import get_session
-from harness import Harness
 
 from devstack import DevResources, DevStack, DevStackAdmin
+
+from .harness import Harness
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
-from harness import Harness, spawn_worker
 
 from worker import metrics
+
+from .harness import Harness, spawn_worker
 
 pytestmark = pytest.mark.integration
 

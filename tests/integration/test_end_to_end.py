@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from harness import Harness
 
 from devstack import DevResources
 from worker.secret_hash import secret_hash
+
+from .harness import Harness
 
 pytestmark = pytest.mark.integration
 

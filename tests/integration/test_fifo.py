@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import Harness
 
 from devstack import DevStack, DevUser, provision
+
+from .harness import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Harness, spawn_worker
 
 from devstack import DevUser
 from worker import metrics
 from worker.retry import DEFER, PERMANENT, RETRY_NOW
+
+from .harness import Harness, spawn_worker
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from harness import FAST, Harness, spawn_worker
 
 from devstack import DevUser
 from worker.secret_hash import secret_hash
+
+from .harness import FAST, Harness, spawn_worker
 
 pytestmark = pytest.mark.integration
 

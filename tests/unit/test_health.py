@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from worker.health import Health, start_server
 
 
 @pytest.fixture
-async def served() -> tuple[Health, str]:
+async def served() -> AsyncIterator[tuple[Health, str]]:
     health = Health(stale_after_seconds=0.5)
     runner, port = await start_server(health, "127.0.0.1", 0)
     yield health, f"http://127.0.0.1:{port}"
