@@ -113,6 +113,12 @@ client_secrets_refresh = Counter(
     "Reloads of the client secrets, by result (ok, error).",
     ["result"],
 )
+http_connections_dropped = Counter(
+    f"{PREFIX}_http_connections_dropped_total",
+    "Connections to the metrics/health port closed unanswered, by reason (header_timeout, "
+    "head_too_large, evicted, over_capacity, write_timeout).",
+    ["reason"],
+)
 last_successful_poll = Gauge(
     f"{PREFIX}_last_successful_poll_timestamp_seconds",
     "Unix time of the last ReceiveMessage that completed without error.",
