@@ -22,10 +22,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
 SQS_MAX_VISIBILITY_SECONDS = 43_200
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class DedupeBackend(StrEnum):
@@ -57,6 +59,9 @@ class Settings(BaseSettings):
         case_sensitive=False,
         frozen=True,
         populate_by_name=True,
+        # Some settings are secrets (client secrets, Redis passwords, the hash key): an error
+        # names the setting and the problem, never the value it was given.
+        hide_input_in_errors=True,
     )
 
     # Where requests come from and results go.
@@ -83,7 +88,8 @@ class Settings(BaseSettings):
     cognito_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     cognito_max_rps: float = Field(default=10.0, gt=0, le=10_000)
     expected_replicas: int = Field(default=1, ge=1, le=1000)
-    rate_limit_redis_url: str | None = None
+    # Redis URLs may carry a password (redis://:password@host): secrets that never print.
+    rate_limit_redis_url: SecretStr | None = None
 
     # Retry budget: in-process retries, then deferrals across deliveries.
     retry_max_attempts: int = Field(default=4, ge=1, le=20)
@@ -107,7 +113,7 @@ class Settings(BaseSettings):
     dedupe_fail_open: bool = False
     dedupe_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
     dedupe_key_prefix: str = Field(default="resend-worker", min_length=1, max_length=64)
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None
     dedupe_table: str | None = None
 
     # Observability.
@@ -134,6 +140,16 @@ class Settings(BaseSettings):
                     f"is not valid JSON (line {exc.lineno} column {exc.colno})"
                 ) from None
         return parse_client_secrets_object(value)
+
+    @field_validator("redis_url", "rate_limit_redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(REDIS_SCHEMES):
+            # Never echo the URL: it may hold a password.
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -170,11 +186,13 @@ def parse_client_secrets_object(value: Any) -> dict[str, SecretStr]:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object of ClientId to client secret")
     secrets: dict[str, SecretStr] = {}
-    for client_id, secret in value.items():
+    for position, (client_id, secret) in enumerate(value.items(), start=1):
         if not isinstance(secret, str | SecretStr) or not str(
             secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         ):
-            raise ValueError(f"the secret for ClientId {client_id!r} must be a non-empty string")
+            # Named by position, not by key: a file written the wrong way round has secrets
+            # for keys, and an error line must not carry one.
+            raise ValueError(f"the secret of entry {position} must be a non-empty string")
         secrets[client_id] = secret if isinstance(secret, SecretStr) else SecretStr(secret)
     return secrets
 
@@ -215,3 +233,8 @@ def load_settings(**overrides: Any) -> Settings:
             else:
                 problems.append(message)
         raise SettingsError(problems) from None
+    except SourceError:
+        # A value the environment source could not decode; its own message names no value,
+        # but its chained cause might, so it is not passed on.
+        problem = "settings: a value could not be decoded from the environment"
+        raise SettingsError([problem]) from None
