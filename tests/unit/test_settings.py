@@ -103,6 +103,12 @@ def test_client_secrets_json(monkeypatch: pytest.MonkeyPatch) -> None:
         ('["topsecret"]', "must be a JSON object"),
         ('{"client1": 12345}', "the secret of entry 1 must be a non-empty string"),
         ('{"client1": ""}', "must be a non-empty string"),
+        ('{"client1": "\\ud800"}', "must be a non-empty string"),
+        ('{"client1": 1' + "0" * 5000 + "}", "the secret of entry 1 must be"),
+        ('{"client1": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"client1": 1e999999}', "the secret of entry 1 must be"),
+        ('{"topsecret-value": "x"}', "the key of entry 1 is not an app client id"),
+        ("   ", "RESEND_CLIENT_SECRETS: is empty"),
     ],
 )
 def test_bad_client_secrets_never_echo_the_secret(
@@ -145,7 +151,7 @@ BAD_SECRET_VALUES = {
         f"{SECRET}@cache:6379",
         "RESEND_RATE_LIMIT_REDIS_URL: must be a redis://",
     ),
-    "RESEND_CLIENT_SECRETS": (f'{{"{SECRET}": 1}}', "the secret of entry 1 must be"),
+    "RESEND_CLIENT_SECRETS": (f'{{"{SECRET}": 1}}', "the key of entry 1 is not an app client"),
     "RESEND_CONCURRENCY": (SECRET, "RESEND_CONCURRENCY: Input should be a valid integer"),
     "RESEND_RESULT_TOPIC_ARN": (SECRET, "RESEND_RESULT_TOPIC_ARN: String should match"),
     "RESEND_DEDUPE_BACKEND": (SECRET, "RESEND_DEDUPE_BACKEND: Input should be"),
