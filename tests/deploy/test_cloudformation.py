@@ -182,8 +182,10 @@ def test_only_the_producers_may_send_requests() -> None:
     assert (allow["Effect"], allow["Action"], allow["Principal"]) == (
         "Allow",
         "sqs:SendMessage",
-        {"AWS": producers},
+        "*",
     )
+    # The same principals in both: allowed exactly when not denied.
+    assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": producers}}
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
     assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": producers}}
     assert {s["Resource"]["Fn::GetAtt"][0] for s in statements.values()} == {"Queue"}
@@ -205,7 +207,8 @@ def test_only_the_worker_publishes_and_only_subscribers_subscribe() -> None:
     assert (with_irsa, without) == ([task, irsa], [task])
     subscribers = {"Ref": "SubscriberPrincipals"}
     allow, deny = statements["SubscribersSubscribe"], statements["NobodyElseSubscribes"]
-    assert allow["Principal"] == {"AWS": subscribers} and allow["Action"] == "sns:Subscribe"
+    assert allow["Principal"] == "*" and allow["Action"] == "sns:Subscribe"
+    assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": subscribers}}
     assert deny["Effect"] == "Deny" and deny["Action"] == "sns:Subscribe"
     assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": subscribers}}
     assert not any(
