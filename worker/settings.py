@@ -23,7 +23,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic_settings import SettingsError as SourceError
 
 REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
@@ -271,8 +270,3 @@ def load_settings(**overrides: Any) -> Settings:
             else:
                 problems.append(message)
         raise SettingsError(problems) from None
-    except SourceError:
-        # A value the environment source could not decode; its own message names no value,
-        # but its chained cause might, so it is not passed on.
-        problem = "settings: a value could not be decoded from the environment"
-        raise SettingsError([problem]) from None

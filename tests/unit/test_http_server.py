@@ -106,3 +106,21 @@ async def test_connections_over_the_cap_evict_the_oldest_silent_ones(port: int) 
     assert await closed_by_server(silent[0][0])
     for _, writer in silent:
         writer.close()
+
+
+async def test_a_client_that_never_reads_is_dropped_at_the_write_deadline() -> None:
+    # Far more than the socket buffers hold, so the write can only finish if the client reads.
+    big = Response(200, b"x" * 64 * 2**20)
+    server = HttpServer({"/big": lambda: big}, LIMITS)
+    port = await server.start("127.0.0.1", 0)
+    before = dropped("write_timeout")
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1024)
+        writer.write(b"GET /big HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(LIMITS.write_timeout + 2):
+            while dropped("write_timeout") == before:
+                await asyncio.sleep(0.05)
+        writer.close()
+    finally:
+        await server.cleanup()
