@@ -80,7 +80,7 @@ class HttpServer:
         await self._server.wait_closed()
         self._server = None
 
-    def _make_room(self, newcomer: asyncio.StreamWriter) -> bool:
+    def _make_room(self) -> bool:
         """Keep within the cap; False when the newcomer itself must go."""
         if len(self._open) < self._limits.max_connections:
             return True
@@ -94,7 +94,7 @@ class HttpServer:
         return True
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._make_room(writer):
+        if not self._make_room():
             writer.transport.abort()
             return
         self._open[writer] = True
