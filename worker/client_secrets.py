@@ -5,13 +5,15 @@ Three sources, the first configured wins: ``RESEND_CLIENT_SECRETS`` (JSON in the
 which the kubelet rewrites on rotation) and ``RESEND_CLIENT_SECRETS_SECRET_ID`` (an AWS Secrets
 Manager secret). The file and Secrets Manager sources are re-read every
 ``RESEND_CLIENT_SECRETS_REFRESH_SECONDS`` so a rotation needs no restart; a failed re-read keeps the
-last good secrets and is logged and counted, never raised into message processing.
+last good secrets and is logged (one line, never the content) and counted by reason in
+``resend_worker_client_secrets_refresh_failures_total``, never raised into message processing.
+Whatever the file or secret holds (any bytes, any size, any JSON), the re-read fails cleanly:
+the refresher survives it and picks up the next good rotation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,15 +22,25 @@ from pydantic import SecretStr
 
 from worker import metrics
 from worker.secret_hash import secret_hash
-from worker.settings import Settings, parse_client_secrets_object
+from worker.settings import Settings, parse_client_secrets_json
 
 log = structlog.get_logger(__name__)
 
 Loader = Callable[[], Awaitable[dict[str, SecretStr]]]
 
+# Secrets Manager's own limit on a SecretString; a file is held to the same.
+MAX_DOCUMENT_BYTES = 65_536
+
 
 class ClientSecretsError(Exception):
-    """The secrets could not be loaded; the message never contains a secret."""
+    """The secrets could not be loaded; the message never contains a secret.
+
+    ``reason`` is one of ``metrics.CLIENT_SECRETS_FAILURE_REASONS``.
+    """
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ClientSecrets:
@@ -53,12 +65,17 @@ class ClientSecrets:
         if settings.client_secrets_file is not None:
             path = settings.client_secrets_file
 
+            def read() -> bytes:
+                # One byte more than allowed tells a file that is too large from one that fits.
+                with path.open("rb") as file:
+                    return file.read(MAX_DOCUMENT_BYTES + 1)
+
             async def from_file() -> dict[str, SecretStr]:
                 try:
-                    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+                    data = await asyncio.to_thread(read)
                 except OSError as exc:
                     raise ClientSecretsError(f"cannot read {path}: {exc.strerror}") from None
-                return _parse(text, str(path))
+                return _parse(data, str(path))
 
             return cls(from_file, source="RESEND_CLIENT_SECRETS_FILE", refresh_seconds=refresh)
         if settings.client_secrets_secret_id is not None:
@@ -78,7 +95,10 @@ class ClientSecrets:
                     raise ClientSecretsError(
                         f"cannot read Secrets Manager secret {secret_id}: {code}"
                     ) from None
-                return _parse(answer.get("SecretString") or "", f"secret {secret_id}")
+                text = answer.get("SecretString")
+                if not isinstance(text, str):
+                    raise ClientSecretsError(f"secret {secret_id} has no SecretString", "invalid")
+                return _parse(text.encode("utf-8", "surrogatepass"), f"secret {secret_id}")
 
             return cls(
                 from_secrets_manager,
@@ -95,7 +115,7 @@ class ClientSecrets:
         log.info("client secrets loaded", source=self.source, client_count=len(self._secrets))
 
     async def refresh_forever(self) -> None:
-        """Re-read periodically; keep the last good secrets on failure."""
+        """Re-read periodically; keep the last good secrets on failure, whatever it was."""
         if self._loader is None or self._refresh_seconds <= 0:
             return
         while True:
@@ -103,10 +123,12 @@ class ClientSecrets:
             try:
                 fresh = await self._loader()
             except ClientSecretsError as exc:
-                metrics.client_secrets_refresh.labels("error").inc()
-                log.warning(
-                    "client secrets refresh failed; keeping the last good ones", error=str(exc)
-                )
+                self._refresh_failed(exc.reason, str(exc))
+                continue
+            except Exception as exc:
+                # Last resort: nothing a file or a secret holds may stop the refresher. The
+                # exception's text may quote the content, so only its type is logged.
+                self._refresh_failed("unreadable", type(exc).__name__)
                 continue
             if set(fresh) != set(self._secrets) or any(
                 fresh[k].get_secret_value() != self._secrets[k].get_secret_value() for k in fresh
@@ -114,6 +136,17 @@ class ClientSecrets:
                 log.info("client secrets changed", source=self.source, client_count=len(fresh))
             self._secrets = fresh
             metrics.client_secrets_refresh.labels("ok").inc()
+
+    def _refresh_failed(self, reason: str, error: str) -> None:
+        metrics.client_secrets_refresh.labels("error").inc()
+        metrics.client_secrets_refresh_failures.labels(reason).inc()
+        log.warning(
+            "client secrets refresh failed; keeping the last good ones",
+            source=self.source,
+            reason=reason,
+            error=error,
+            client_count=len(self._secrets),
+        )
 
     def secret_hash_for(self, client_id: str, username: str, sent: str | None) -> str | None:
         """The SecretHash to send: ours when we hold the secret, else the producer's, else none."""
@@ -126,14 +159,15 @@ class ClientSecrets:
         return frozenset(self._secrets)
 
 
-def _parse(text: str, where: str) -> dict[str, SecretStr]:
+def _parse(data: bytes, where: str) -> dict[str, SecretStr]:
+    """The secrets in a document; each failure names the problem and where, never the content."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ClientSecretsError(f"{where} is larger than {MAX_DOCUMENT_BYTES} bytes", "too_large")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ClientSecretsError(
-            f"{where} is not valid JSON (line {exc.lineno} column {exc.colno})"
-        ) from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClientSecretsError(f"{where} is not UTF-8 (byte {exc.start})", "not_utf8") from None
     try:
-        return parse_client_secrets_object(document)
+        return parse_client_secrets_json(text)
     except ValueError as exc:
-        raise ClientSecretsError(f"{where}: {exc}") from None
+        raise ClientSecretsError(f"{where}: {exc}", "invalid") from None

@@ -1,7 +1,8 @@
 """/metrics, /healthz and /readyz on one small HTTP server.
 
 The probes read in-memory state only: they answer in microseconds and never call AWS, so a slow
-dependency can neither make the orchestrator kill a healthy worker nor hide a stuck one.
+dependency can neither make the orchestrator kill a healthy worker nor hide a stuck one. The
+server (``worker.http_server``) bounds slow and numerous clients, so they cannot either.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from worker.http_server import HttpServer, Limits, Response, Route
 
 
 @dataclass
@@ -45,31 +47,25 @@ class Health:
         return True, "ok"
 
 
-def build_app(health: Health) -> web.Application:
-    async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+def routes(health: Health) -> dict[str, Route]:
+    def metrics() -> Response:
+        return Response(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
 
-    async def healthz(_: web.Request) -> web.Response:
+    def healthz() -> Response:
         ok, reason = health.liveness()
-        return web.Response(status=200 if ok else 503, text=reason + "\n")
+        return Response(200 if ok else 503, (reason + "\n").encode())
 
-    async def readyz(_: web.Request) -> web.Response:
+    def readyz() -> Response:
         ok, reason = health.readiness()
-        return web.Response(status=200 if ok else 503, text=reason + "\n")
+        return Response(200 if ok else 503, (reason + "\n").encode())
 
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    return app
+    return {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz}
 
 
-async def start_server(health: Health, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving; returns the runner (to stop it) and the bound port (port 0 picks one)."""
-    runner = web.AppRunner(build_app(health), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, int(bound)
+async def start_server(
+    health: Health, host: str, port: int, limits: Limits | None = None
+) -> tuple[HttpServer, int]:
+    """Start serving; returns the server (``cleanup()`` stops it) and the bound port."""
+    server = HttpServer(routes(health), limits)
+    bound = await server.start(host, port)
+    return server, bound

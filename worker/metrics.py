@@ -113,6 +113,22 @@ client_secrets_refresh = Counter(
     "Reloads of the client secrets, by result (ok, error).",
     ["result"],
 )
+http_connections_dropped = Counter(
+    f"{PREFIX}_http_connections_dropped_total",
+    "Connections to the metrics/health port closed unanswered, by reason (header_timeout, "
+    "head_too_large, evicted, over_capacity, write_timeout).",
+    ["reason"],
+)
+# Every reason exists from the start at 0, so the alert's increase() sees the first failure.
+CLIENT_SECRETS_FAILURE_REASONS = ("unreadable", "too_large", "not_utf8", "invalid")
+client_secrets_refresh_failures = Counter(
+    f"{PREFIX}_client_secrets_refresh_failures_total",
+    "Re-reads of the client secrets that failed and kept the last good ones, by reason "
+    "(unreadable, too_large, not_utf8, invalid).",
+    ["reason"],
+)
+for _reason in CLIENT_SECRETS_FAILURE_REASONS:
+    client_secrets_refresh_failures.labels(_reason)
 last_successful_poll = Gauge(
     f"{PREFIX}_last_successful_poll_timestamp_seconds",
     "Unix time of the last ReceiveMessage that completed without error.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
 SQS_MAX_VISIBILITY_SECONDS = 43_200
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# Cognito's ClientId pattern, [\w+]+, and its length limit.
+CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 
 
 class DedupeBackend(StrEnum):
@@ -57,6 +61,9 @@ class Settings(BaseSettings):
         case_sensitive=False,
         frozen=True,
         populate_by_name=True,
+        # Some settings are secrets (client secrets, Redis passwords, the hash key): an error
+        # names the setting and the problem, never the value it was given.
+        hide_input_in_errors=True,
     )
 
     # Where requests come from and results go.
@@ -83,7 +90,8 @@ class Settings(BaseSettings):
     cognito_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     cognito_max_rps: float = Field(default=10.0, gt=0, le=10_000)
     expected_replicas: int = Field(default=1, ge=1, le=1000)
-    rate_limit_redis_url: str | None = None
+    # Redis URLs may carry a password (redis://:password@host): secrets that never print.
+    rate_limit_redis_url: SecretStr | None = None
 
     # Retry budget: in-process retries, then deferrals across deliveries.
     retry_max_attempts: int = Field(default=4, ge=1, le=20)
@@ -107,7 +115,7 @@ class Settings(BaseSettings):
     dedupe_fail_open: bool = False
     dedupe_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
     dedupe_key_prefix: str = Field(default="resend-worker", min_length=1, max_length=64)
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None
     dedupe_table: str | None = None
 
     # Observability.
@@ -126,14 +134,18 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                # Never echo the value: it holds secrets.
-                raise ValueError(
-                    f"is not valid JSON (line {exc.lineno} column {exc.colno})"
-                ) from None
+            return parse_client_secrets_json(value)
         return parse_client_secrets_object(value)
+
+    @field_validator("redis_url", "rate_limit_redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(REDIS_SCHEMES):
+            # Never echo the URL: it may hold a password.
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -165,18 +177,61 @@ class Settings(BaseSettings):
         return self.cognito_region or self.region
 
 
+def parse_client_secrets_json(text: str) -> dict[str, SecretStr]:
+    """Parse the ClientId -> secret JSON; every error names the problem, never the text.
+
+    Numbers are never valid here, so they are not converted at all (a 100,000-digit integer
+    would cost quadratic time, or trip Python's digit limit), and nesting too deep for the
+    parser is an error like any other.
+    """
+    if not text.strip():
+        raise ValueError("is empty")
+    try:
+        document = json.loads(
+            text, parse_int=_not_a_string, parse_float=_not_a_string, parse_constant=_not_a_string
+        )
+    except json.JSONDecodeError as exc:
+        # Never echo the value: it holds secrets.
+        raise ValueError(f"is not valid JSON (line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("is not valid JSON (nested too deeply)") from None
+    return parse_client_secrets_object(document)
+
+
+_NUMBER = object()
+
+
+def _not_a_string(_: str) -> object:
+    """Stands in for a JSON number or constant: never a valid secret, so never converted."""
+    return _NUMBER
+
+
 def parse_client_secrets_object(value: Any) -> dict[str, SecretStr]:
-    """Check a ClientId -> secret mapping without ever putting a secret in an error."""
+    """Check a ClientId -> secret mapping without ever putting a secret in an error.
+
+    Entries are named by position, not by key: a file written the wrong way round has secrets
+    for keys, and an error line must not carry one.
+    """
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object of ClientId to client secret")
     secrets: dict[str, SecretStr] = {}
-    for client_id, secret in value.items():
-        if not isinstance(secret, str | SecretStr) or not str(
-            secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-        ):
-            raise ValueError(f"the secret for ClientId {client_id!r} must be a non-empty string")
+    for position, (client_id, secret) in enumerate(value.items(), start=1):
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+            raise ValueError(f"the key of entry {position} is not an app client id")
+        text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        if not isinstance(text, str) or not text or not _is_utf8(text):
+            raise ValueError(f"the secret of entry {position} must be a non-empty string")
         secrets[client_id] = secret if isinstance(secret, SecretStr) else SecretStr(secret)
     return secrets
+
+
+def _is_utf8(text: str) -> bool:
+    """False for lone surrogates (a JSON escape or a non-UTF-8 environment), unusable in a hash."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class SettingsError(Exception):

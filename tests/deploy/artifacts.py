@@ -29,6 +29,7 @@ DOCKERIGNORE = REPO / ".dockerignore"
 LOCK = REPO / "requirements.lock"
 CLOUDFORMATION = DEPLOY / "cloudformation" / "resend-worker.yaml"
 WORKER_POLICY = DEPLOY / "iam" / "worker-policy.json"
+KEDA_SCALER_POLICY = DEPLOY / "iam" / "keda-scaler-policy.json"
 
 # The placeholders of the deploy files and the example values they are rendered with here.
 PLACEHOLDERS = {

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .artifacts import (
     CLOUDFORMATION,
+    PLACEHOLDERS,
     cfn_resource,
     cfn_resources_of_type,
     cloudformation,
@@ -103,16 +106,111 @@ def test_alarm_watches_the_dead_letter_queue() -> None:
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
 
 
-def test_irsa_role_trusts_the_worker_and_keda_service_accounts() -> None:
+def _trusted_subjects(logical_id: str) -> list[str]:
+    document = cfn_resource(logical_id)["Properties"]["AssumeRolePolicyDocument"]["Fn::Sub"]
+    (statement,) = json.loads(document)["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["${EksOidcIssuer}:aud"] == "sts.amazonaws.com"
+    subjects = condition["${EksOidcIssuer}:sub"]
+    return subjects if isinstance(subjects, list) else [subjects]
+
+
+def test_irsa_role_trusts_only_the_workers_service_account() -> None:
     role = cfn_resource("IrsaRole")
     assert role["Condition"] == "CreateIrsaRole"
-    document = role["Properties"]["AssumeRolePolicyDocument"]["Fn::Sub"]
     account = kube("ServiceAccount")["metadata"]["name"]
-    assert f"system:serviceaccount:${{KubernetesNamespace}}:{account}" in document
-    assert "system:serviceaccount:${KedaOperatorServiceAccount}" in document
+    assert _trusted_subjects("IrsaRole") == [
+        f"system:serviceaccount:${{KubernetesNamespace}}:{account}"
+    ]
     annotation = kube("ServiceAccount")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert annotation.endswith(":role/" + role["Properties"]["RoleName"])
     assert (
         kube("Namespace")["metadata"]["name"]
         == cloudformation()["Parameters"]["KubernetesNamespace"]["Default"]
+    )
+
+
+def test_keda_has_its_own_role_that_only_reads_the_queue_depth() -> None:
+    role = cfn_resource("KedaScalerRole")
+    assert role["Condition"] == "CreateIrsaRole"
+    assert _trusted_subjects("KedaScalerRole") == [
+        "system:serviceaccount:${KedaOperatorServiceAccount}"
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    (policy,) = role["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == ["sqs:GetQueueAttributes"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    pod_identity = kube("TriggerAuthentication")["spec"]["podIdentity"]
+    assert "identityOwner" not in pod_identity, "mutually exclusive with roleArn"
+    assert render(pod_identity["roleArn"]) == (
+        f"arn:aws:iam::{PLACEHOLDERS['AWS_ACCOUNT_ID']}:role/{role['Properties']['RoleName']}"
+    )
+
+
+def _statements(logical_id: str) -> dict[str, dict[str, Any]]:
+    document = cfn_resource(logical_id)["Properties"]["PolicyDocument"]
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+@pytest.mark.parametrize(
+    ("policy", "target", "key"),
+    [
+        ("QueuePolicy", {"Ref": "Queue"}, "Queues"),
+        ("DeadLetterQueuePolicy", {"Ref": "DeadLetterQueue"}, "Queues"),
+        ("ResultTopicPolicy", {"Ref": "ResultTopic"}, "Topics"),
+    ],
+)
+def test_queues_and_topic_refuse_requests_without_tls(
+    policy: str, target: dict[str, str], key: str
+) -> None:
+    assert cfn_resource(policy)["Properties"][key] == [target]
+    tls = _statements(policy)["TlsOnly"]
+    assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    actions = tls["Action"] if isinstance(tls["Action"], list) else [tls["Action"]]
+    assert "sqs:*" in actions or {"sns:Publish", "sns:Subscribe"} <= set(actions)
+
+
+def test_only_the_producers_may_send_requests() -> None:
+    statements = _statements("QueuePolicy")
+    producers = {"Ref": "ProducerPrincipals"}
+    assert cloudformation()["Parameters"]["ProducerPrincipals"]["Type"] == "CommaDelimitedList"
+    allow, deny = statements["ProducersSend"], statements["NobodyElseSends"]
+    assert (allow["Effect"], allow["Action"], allow["Principal"]) == (
+        "Allow",
+        "sqs:SendMessage",
+        "*",
+    )
+    # The same principals in both: allowed exactly when not denied.
+    assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": producers}}
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": producers}}
+    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements.values()} == {"Queue"}
+
+
+def test_only_the_worker_publishes_and_only_subscribers_subscribe() -> None:
+    statements = _statements("ResultTopicPolicy")
+    publish = statements["OnlyTheWorkerPublishes"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == (
+        "Deny",
+        "*",
+        "sns:Publish",
+    )
+    condition, with_irsa, without = publish["Condition"]["ArnNotEquals"]["aws:PrincipalArn"][
+        "Fn::If"
+    ]
+    assert condition == "CreateIrsaRole"
+    task, irsa = {"Fn::GetAtt": ["TaskRole", "Arn"]}, {"Fn::GetAtt": ["IrsaRole", "Arn"]}
+    assert (with_irsa, without) == ([task, irsa], [task])
+    subscribers = {"Ref": "SubscriberPrincipals"}
+    allow, deny = statements["SubscribersSubscribe"], statements["NobodyElseSubscribes"]
+    assert allow["Principal"] == "*" and allow["Action"] == "sns:Subscribe"
+    assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": subscribers}}
+    assert deny["Effect"] == "Deny" and deny["Action"] == "sns:Subscribe"
+    assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": subscribers}}
+    assert not any(
+        s["Effect"] == "Allow" and "sns:Publish" in str(s["Action"]) for s in statements.values()
     )

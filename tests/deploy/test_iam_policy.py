@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .artifacts import WORKER_POLICY, cfn_resource, cloudformation
+from .artifacts import KEDA_SCALER_POLICY, WORKER_POLICY, cfn_resource, cloudformation
 from .aws_calls import KMS_WHEN_ENCRYPTED, actions_called, operation_calls
 from .cfn_values import evaluate
 
@@ -113,3 +113,22 @@ def test_every_worker_role_carries_the_policy() -> None:
         arns = cfn_resource(logical_id)["Properties"]["ManagedPolicyArns"]
         assert {"Ref": "WorkerPolicy"} in arns, logical_id
         assert "Policies" not in cfn_resource(logical_id)["Properties"], logical_id
+
+
+def test_keda_scaler_policy_is_the_stacks_and_reads_only_the_queue_depth() -> None:
+    policy = json.loads(KEDA_SCALER_POLICY.read_text(encoding="utf-8"))
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert _as_list(statement["Action"]) == ["sqs:GetQueueAttributes"]
+    assert _as_list(statement["Resource"]) == [
+        "arn:aws:sqs:${AWS_REGION}:${AWS_ACCOUNT_ID}:resend-requests"
+    ]
+    template = cloudformation()
+    (inline,) = cfn_resource("KedaScalerRole")["Properties"]["Policies"]
+    in_stack = _normalised(evaluate(template, inline["PolicyDocument"])["Statement"])
+    assert in_stack == _normalised(policy["Statement"])
+
+
+def test_keda_role_does_not_carry_the_workers_policy() -> None:
+    properties = cfn_resource("KedaScalerRole")["Properties"]
+    assert {"Ref": "WorkerPolicy"} not in properties.get("ManagedPolicyArns", [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import shutil
@@ -57,7 +58,7 @@ def test_standard_resources_validate_strictly(version: str) -> None:
             pytest.fail(f"{file_name} {resource['kind']}: {path}: {exc.message}")
         checked.append(resource["kind"])
     expected = {"Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service"}
-    assert expected | {"PodDisruptionBudget"} <= set(checked)
+    assert expected | {"PodDisruptionBudget", "NetworkPolicy"} <= set(checked)
 
 
 def test_secret_example_validates_and_holds_only_placeholders() -> None:
@@ -258,3 +259,73 @@ def test_kustomize_build_renders_every_resource_valid() -> None:
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/resend-worker:.+", image)
+
+
+# The instance metadata service, from which a pod could borrow the node's IAM role.
+METADATA_ADDRESSES = (
+    ipaddress.ip_network("169.254.169.254/32"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+)
+
+
+def _peers_reach(
+    peer: dict[str, Any], address: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> bool:
+    block = peer.get("ipBlock")
+    if block is None:
+        # Pod and namespace selectors match pods, never the metadata address.
+        return False
+    cidr = ipaddress.ip_network(block["cidr"])
+    if cidr.version != address.version or not address.subnet_of(cidr):  # type: ignore[arg-type]
+        return False
+    return not any(
+        address.subnet_of(ipaddress.ip_network(e))  # type: ignore[arg-type]
+        for e in block.get("except", [])
+        if ipaddress.ip_network(e).version == address.version
+    )
+
+
+def test_network_policy_admits_only_the_scraper_to_the_metrics_port() -> None:
+    policy = kube("NetworkPolicy")
+    pod_labels = kube("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    # Namespace and pod selector in one peer: both must match, not either.
+    assert peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    assert peer["podSelector"]["matchLabels"]
+    (port,) = rule["ports"]
+    assert port["protocol"] == "TCP"
+    assert _named_port(worker_container(), port["port"]) == int(
+        setting(configmap_env(), "RESEND_METRICS_PORT")
+    )
+
+
+def test_network_policy_lets_out_only_dns_https_and_redis() -> None:
+    egress = kube("NetworkPolicy")["spec"]["egress"]
+    ports = {(p["port"], p["protocol"]) for rule in egress for p in rule["ports"]}
+    assert ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (6379, "TCP")}
+    for rule in egress:
+        assert rule["to"], "an egress rule without peers would allow every destination"
+        for peer in rule["to"]:
+            for address in METADATA_ADDRESSES:
+                assert not _peers_reach(peer, address), (peer, str(address))
+    (dns,) = [r for r in egress if {p["port"] for p in r["ports"]} == {53}]
+    assert all("ipBlock" not in peer for peer in dns["to"]), "DNS goes to the cluster's DNS pods"
+    (https,) = [r for r in egress if {p["port"] for p in r["ports"]} == {443}]
+    # The metadata addresses are excluded explicitly, over both address families.
+    excluded = {e for peer in https["to"] for e in peer["ipBlock"].get("except", [])}
+    assert {str(a) for a in METADATA_ADDRESSES} <= excluded
+    (redis,) = [r for r in egress if {p["port"] for p in r["ports"]} == {6379}]
+    for peer in redis["to"]:
+        assert ipaddress.ip_network(peer["ipBlock"]["cidr"]).is_private
+
+
+def test_network_policy_checks_can_fail() -> None:
+    # The metadata check itself: an open 0.0.0.0/0 reaches it, the manifest's except does not.
+    assert _peers_reach({"ipBlock": {"cidr": "0.0.0.0/0"}}, METADATA_ADDRESSES[0])
+    assert _peers_reach({"ipBlock": {"cidr": "::/0"}}, METADATA_ADDRESSES[1])
+    assert not _peers_reach(
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}, METADATA_ADDRESSES[0]
+    )

@@ -101,8 +101,14 @@ def test_client_secrets_json(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ('{"client1": "topsecret"', "RESEND_CLIENT_SECRETS: is not valid JSON"),
         ('["topsecret"]', "must be a JSON object"),
-        ('{"client1": 12345}', "the secret for ClientId 'client1' must be a non-empty string"),
+        ('{"client1": 12345}', "the secret of entry 1 must be a non-empty string"),
         ('{"client1": ""}', "must be a non-empty string"),
+        ('{"client1": "\\ud800"}', "must be a non-empty string"),
+        ('{"client1": 1' + "0" * 5000 + "}", "the secret of entry 1 must be"),
+        ('{"client1": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"client1": 1e999999}', "the secret of entry 1 must be"),
+        ('{"topsecret-value": "x"}', "the key of entry 1 is not an app client id"),
+        ("   ", "RESEND_CLIENT_SECRETS: is empty"),
     ],
 )
 def test_bad_client_secrets_never_echo_the_secret(
@@ -133,3 +139,58 @@ def test_cli_exits_non_zero_with_one_line_per_problem() -> None:
         "resend-worker: bad setting: RESEND_CLIENT_SECRETS: is not valid JSON (line 1 column 2)",
     ]
     assert completed.stdout == ""
+
+
+SECRET = "hunter2-do-not-print"
+
+
+# Each a bad value that holds the secret; all set at once, one process start.
+BAD_SECRET_VALUES = {
+    "RESEND_REDIS_URL": (f"http://:{SECRET}@cache:6379", "RESEND_REDIS_URL: must be a redis://"),
+    "RESEND_RATE_LIMIT_REDIS_URL": (
+        f"{SECRET}@cache:6379",
+        "RESEND_RATE_LIMIT_REDIS_URL: must be a redis://",
+    ),
+    "RESEND_CLIENT_SECRETS": (f'{{"{SECRET}": 1}}', "the key of entry 1 is not an app client"),
+    "RESEND_CONCURRENCY": (SECRET, "RESEND_CONCURRENCY: Input should be a valid integer"),
+    "RESEND_RESULT_TOPIC_ARN": (SECRET, "RESEND_RESULT_TOPIC_ARN: String should match"),
+    "RESEND_DEDUPE_BACKEND": (SECRET, "RESEND_DEDUPE_BACKEND: Input should be"),
+    "RESEND_METRICS_PORT": (SECRET, "RESEND_METRICS_PORT: Input should be a valid integer"),
+}
+
+
+def test_cli_never_prints_the_value_of_a_bad_setting() -> None:
+    env = {"PATH": "/usr/bin:/bin", **REQUIRED}
+    env.update({name: value for name, (value, _) in BAD_SECRET_VALUES.items()})
+    completed = subprocess.run(
+        [sys.executable, "-m", "worker", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 2
+    for _, expected in BAD_SECRET_VALUES.values():
+        assert expected in completed.stderr, completed.stderr
+    assert SECRET not in completed.stderr + completed.stdout
+    assert "Traceback" not in completed.stderr
+
+
+def test_redis_urls_are_secrets_that_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    url = f"redis://:{SECRET}@cache:6379/0"
+    monkeypatch.setenv("RESEND_DEDUPE_BACKEND", "redis")
+    monkeypatch.setenv("RESEND_REDIS_URL", url)
+    monkeypatch.setenv("RESEND_RATE_LIMIT_REDIS_URL", url.replace("redis:", "rediss:"))
+    settings = load_settings()
+    assert settings.redis_url is not None and settings.rate_limit_redis_url is not None
+    assert settings.redis_url.get_secret_value() == url
+    for shown in (repr(settings), str(settings), settings.model_dump_json(), f"{settings!s}"):
+        assert SECRET not in shown
+
+
+def test_pydantic_errors_hide_the_input_too() -> None:
+    from pydantic import ValidationError
+
+    from worker.settings import Settings
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(queue_url="q", result_topic_arn=SECRET, concurrency=SECRET)  # type: ignore[arg-type]
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)

@@ -43,7 +43,9 @@ def build_dedupe_store(
             raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
         from worker.dedupe.redis import RedisDedupeStore
 
-        return RedisDedupeStore(settings.redis_url, key_prefix=settings.dedupe_key_prefix)
+        return RedisDedupeStore(
+            settings.redis_url.get_secret_value(), key_prefix=settings.dedupe_key_prefix
+        )
     if not settings.dedupe_table:
         raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
     from worker.dedupe.dynamodb import DynamoDBDedupeStore

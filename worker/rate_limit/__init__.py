@@ -65,7 +65,7 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     metrics.rate_limit_max_rps.set(settings.cognito_max_rps)
     if settings.rate_limit_redis_url:
         return RedisRateLimiter(
-            settings.rate_limit_redis_url,
+            settings.rate_limit_redis_url.get_secret_value(),
             max_rps=settings.cognito_max_rps,
             expected_replicas=settings.expected_replicas,
             key_prefix=settings.dedupe_key_prefix,
