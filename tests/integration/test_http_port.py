@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-import psutil
-from harness import spawn_worker
+import psutil  # type: ignore[import-untyped]
+from .harness import spawn_worker
 
 from devstack import DevResources
 from worker.http_server import Limits

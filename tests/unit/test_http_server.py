@@ -44,7 +44,7 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
 
 
 def dropped(reason: str) -> float:
-    return metrics.http_connections_dropped.labels(reason)._value.get()
+    return float(metrics.http_connections_dropped.labels(reason)._value.get())
 
 
 async def test_answers_and_closes(port: int) -> None:

@@ -192,5 +192,5 @@ def test_pydantic_errors_hide_the_input_too() -> None:
     from worker.settings import Settings
 
     with pytest.raises(ValidationError) as caught:
-        Settings(queue_url="q", result_topic_arn=SECRET, concurrency=SECRET)  # type: ignore[arg-type]
+        Settings(queue_url="q", result_topic_arn=SECRET, concurrency=SECRET)
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
