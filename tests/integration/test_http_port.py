@@ -15,10 +15,11 @@ from pathlib import Path
 
 import aiohttp
 import psutil  # type: ignore[import-untyped]
-from .harness import spawn_worker
 
 from devstack import DevResources
 from worker.http_server import Limits
+
+from .harness import spawn_worker
 
 ATTACKER = Path(__file__).with_name("slowloris.py")
 

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from .harness import Harness, spawn_worker
 
 pytestmark = pytest.mark.integration

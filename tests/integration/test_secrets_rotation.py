@@ -14,8 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiobotocore.session import get_session
-from .harness import Harness, WorkerProcess, spawn_worker
 from prometheus_client.parser import text_string_to_metric_families
+
+from .harness import Harness, WorkerProcess, spawn_worker
 
 pytestmark = pytest.mark.integration
 
