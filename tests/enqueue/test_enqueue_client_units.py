@@ -255,7 +255,15 @@ def test_user_group_id_hides_the_username() -> None:
 
 def test_parse_result_raw_enveloped_and_garbage() -> None:
     raw = json.dumps(
-        {"Outcome": "sent", "RequestId": "r", "MessageId": "m", "ClientId": "c", "Username": "u"}
+        {
+            "Outcome": "sent",
+            "RequestId": "r",
+            "MessageId": "m",
+            "ClientId": "c",
+            "Username": "u",
+            # Fixed, or two parses a millisecond apart would differ in their defaults.
+            "ProcessedAt": "2026-12-02T06:00:00.000Z",
+        }
     )
     envelope = json.dumps(
         {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": raw}
