@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from worker import __version__
+from worker import __version__, metrics
 from worker.aws import AwsClients
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets, ClientSecretsError
@@ -60,6 +60,7 @@ async def run_worker(
 ) -> None:
     """Run until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully."""
     health = Health(stale_after_seconds=3 * settings.receive_wait_seconds + 60)
+    metrics.export_known_series()
     async with AsyncExitStack() as stack:
         directory = stack.enter_context(using(UserDirectory.from_settings(settings)))
         runner, port = await start_server(health, settings.metrics_host, settings.metrics_port)
