@@ -212,6 +212,13 @@ class Settings(BaseSettings):
             raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
         if self.dedupe_backend is DedupeBackend.DYNAMODB and not self.dedupe_table:
             raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
+        for position, pool_id in enumerate(self.user_pools, start=1):
+            if pool_id.partition("_")[0] != self.user_pool_region:
+                # The worker calls one region; a pool elsewhere would answer ResourceNotFound.
+                raise ValueError(
+                    f"RESEND_USER_POOLS: pool {position} is not in the user pools' region "
+                    "(RESEND_COGNITO_REGION, else AWS_REGION)"
+                )
         if self.retry_max_seconds >= self.visibility_timeout_seconds / 2:
             raise ValueError(
                 "RESEND_RETRY_MAX_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"

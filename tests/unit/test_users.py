@@ -202,6 +202,14 @@ def test_bad_user_pools_are_refused_without_echoing_them(value: str, problem: st
     assert WEB not in message and MOBILE not in message
 
 
+def test_a_pool_outside_the_user_pools_region_is_refused() -> None:
+    pools = json.dumps({POOL: {"CaseSensitive": True, "ClientIds": [WEB]}})
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**BASE, user_pools=pools, cognito_region="eu-west-1")
+    assert "pool 1 is not in the user pools' region" in str(caught.value)
+    assert load_settings(**BASE, user_pools=pools, region="us-east-1").user_pools
+
+
 def test_short_hash_key_is_refused_without_echoing_it() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(**BASE, hash_key="short-key")
