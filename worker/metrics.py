@@ -168,6 +168,10 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
     Codes and reasons come from the retry policy's own classification (each code of its tables
     run through ``classify``, so a change of policy changes these series with it), outcomes from
     the contract. Imported here, not at the top: those modules import this one.
+
+    ``cognito_requests`` is left out while ResendWorkerCognitoConfigError keeps its branch for a
+    series' first appearance (``unless ... offset 5m`` shortly after start): that branch would
+    fire on a fresh worker's zeros. With it gone, ``OK`` plus every verdict's code go here.
     """
     from resend_contract.models import Outcome
 
@@ -180,7 +184,6 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
     deferred += [retry.when_exhausted(v) for v in retried]
     return {
         messages_processed: _values(o.value for o in Outcome),
-        cognito_requests: _values([OK], (v.code for v in verdicts)),
         retries: _values(v.code for v in retried),
         deferrals: _values((v.reason or v.code for v in deferred), DeferCause),
         # A deferral whose delivery budget runs out is answered failed with its own code.

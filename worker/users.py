@@ -24,7 +24,6 @@ wherever a line is logged, and worker instances in one process (tests) keep thei
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterator, Mapping
@@ -39,6 +38,7 @@ BUILT_IN_HASH_KEY = b"resend-worker built-in hash key: set RESEND_HASH_KEY"
 PSEUDONYM_LENGTH = 16
 DEDUPE_PURPOSE = "dedupe"
 LOG_PURPOSE = "log"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ class UserDirectory:
         JSON-encoded so no separator can make two identities collide; ASCII-escaped so any
         string (even one with a lone surrogate, which UTF-8 cannot encode) has a digest.
         """
-        message = json.dumps([purpose, *self.identity(client_id, username)], separators=(",", ":"))
-        return hmac.new(self.hash_key, message.encode("ascii"), hashlib.sha256).hexdigest()
+        message = _encode([purpose, *self.identity(client_id, username)]).encode("ascii")
+        return hmac.digest(self.hash_key, message, "sha256").hex()
 
     def dedupe_key(self, client_id: str, username: str) -> str:
         return self.digest(DEDUPE_PURPOSE, client_id, username)

