@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from worker import __version__
+from worker import __version__, metrics
 from worker.aws import AwsClients
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets, ClientSecretsError
@@ -27,6 +27,7 @@ from worker.queue import Queue
 from worker.rate_limit import build_rate_limiter
 from worker.results import ResultPublisher
 from worker.settings import Settings
+from worker.users import UserDirectory, using
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +60,9 @@ async def run_worker(
 ) -> None:
     """Run until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully."""
     health = Health(stale_after_seconds=3 * settings.receive_wait_seconds + 60)
+    metrics.export_known_series()
     async with AsyncExitStack() as stack:
+        directory = stack.enter_context(using(UserDirectory.from_settings(settings)))
         runner, port = await start_server(health, settings.metrics_host, settings.metrics_port)
         stack.push_async_callback(runner.cleanup)
         log.info("http server listening", port=port, version=__version__)
@@ -80,6 +83,8 @@ async def run_worker(
             stack.push_async_callback(store.close)
         else:
             log.warning("deduplication is off: duplicate requests each send a code")
+        if directory.uses_built_in_key:
+            log.warning("RESEND_HASH_KEY is unset: usernames are hashed with the built-in key")
 
         consumer: Consumer | None = None
         loop = asyncio.get_running_loop()

@@ -91,7 +91,7 @@ class Claims:
     async def claim(self, request: ResendRequest, message_id: str, request_id: str) -> ClaimOutcome:
         if self._store is None:
             return Proceed(None, None)
-        key = dedupe_key(request.ClientId, request.Username, self._case_sensitive)
+        key = dedupe_key(request.ClientId, request.Username)
         owner = f"{message_id}/{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
         try:

@@ -8,7 +8,6 @@ and drops values of keys that name secrets, whatever a caller passed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from worker import users
 from worker.settings import LogFormat, Settings
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -25,10 +25,11 @@ SECRET_KEYS = ("secret", "password", "token", "secrethash", "secret_hash")
 
 
 def username_hash(client_id: str | None, username: str | None) -> str | None:
-    """A stable pseudonym: the same user gets the same hash across lines and replicas."""
+    """A stable pseudonym: the same user gets the same 16 hex characters across lines, replicas
+    and app clients of one pool (``worker.users``), keyed so a list of emails cannot reverse it."""
     if username is None:
         return None
-    return hashlib.sha256(f"{client_id or ''}\n{username}".encode()).hexdigest()[:16]
+    return users.current().pseudonym(client_id, username)
 
 
 def _scrub(value: Any) -> Any:

@@ -8,11 +8,52 @@ our own), reasons and kinds. Never a username, request id or message id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram, Info
 
 from worker import __version__
 
+if TYPE_CHECKING:
+    from worker import retry
+
 PREFIX = "resend_worker"
+
+# Label values that are the metrics' own vocabulary (the others are error codes, outcomes and
+# reasons defined by the policy modules; ``known_label_values`` reads them from there).
+OK = "ok"
+ERROR = "error"
+
+
+class DedupeHit(StrEnum):
+    """Kinds of ``dedupe_hits``: how the store answered a request without a call."""
+
+    COMPLETED = "completed"
+    IN_PROGRESS = "in_progress"
+    REDELIVERY = "redelivery"
+
+
+class StoreOperation(StrEnum):
+    """Operations of the dedupe store, as ``dedupe_store_*`` label them."""
+
+    CLAIM = "claim"
+    RENEW = "renew"
+    COMPLETE = "complete"
+    UPDATE_RESULT = "update_result"
+    RELEASE = "release"
+    GET = "get"
+    PING = "ping"
+
+
+class DeferCause(StrEnum):
+    """Deferral reasons that are not a Cognito error: the store, or the worker itself."""
+
+    DEDUPE_IN_PROGRESS = "dedupe_in_progress"
+    DEDUPE_UNAVAILABLE = "dedupe_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
 
 # From a millisecond (a warm local call) to tens of seconds (a call that retried, a long wait).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -135,3 +176,78 @@ last_successful_poll = Gauge(
 )
 build_info = Info(f"{PREFIX}_build", "The running version.")
 build_info.info({"version": __version__})
+
+
+def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
+    """Every labelled metric with each label value known before any event happens.
+
+    Codes and reasons come from the retry policy's own classification (each code of its tables
+    run through ``classify``, so a change of policy changes these series with it), outcomes from
+    the contract. Imported here, not at the top: those modules import this one.
+
+    ``cognito_requests`` is left out while ResendWorkerCognitoConfigError keeps its branch for a
+    series' first appearance (``unless ... offset 5m`` shortly after start): that branch would
+    fire on a fresh worker's zeros. With it gone, ``OK`` plus every verdict's code go here.
+    """
+    from resend_contract.models import Outcome
+
+    from worker import retry
+    from worker.processor import DEFERRAL_BUDGET_EXHAUSTED
+
+    verdicts = _known_verdicts()
+    retried = [v for v in verdicts if v.action is retry.Action.RETRY]
+    deferred = [v for v in verdicts if v.action is retry.Action.DEFER]
+    deferred += [retry.when_exhausted(v) for v in retried]
+    return {
+        messages_processed: _values(o.value for o in Outcome),
+        retries: _values(v.code for v in retried),
+        deferrals: _values((v.reason or v.code for v in deferred), DeferCause),
+        # A deferral whose delivery budget runs out is answered failed with its own code.
+        permanent_failures: _values((v.code for v in verdicts), [DEFERRAL_BUDGET_EXHAUSTED]),
+        dedupe_hits: _values(DedupeHit),
+        dedupe_store_duration: _values(StoreOperation),
+        dedupe_store_errors: _values(StoreOperation),
+        sns_publish: _values([OK, ERROR]),
+        client_secrets_refresh: _values([OK, ERROR]),
+    }
+
+
+def export_known_series() -> None:
+    """Create every known series at 0, at start-up.
+
+    A labelled series does not exist until its first event: dashboards show "No data" instead
+    of 0, and ``increase()`` misses the first event, since it has no earlier sample to compare.
+    """
+    for metric, values in known_label_values().items():
+        for value in values:
+            metric.labels(value)
+
+
+def _values(*groups: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({str(value) for group in groups for value in group}))
+
+
+def _known_verdicts() -> list[retry.Verdict]:
+    """The retry policy's verdict for every failure it names, as ``classify`` gives it."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+    from worker import retry
+
+    def answered(code: str, message: str = "", status: int = 400) -> ClientError:
+        response = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return ClientError(response, "ResendConfirmationCode")
+
+    failures: list[BaseException] = [
+        answered(code) for code in sorted(retry.RETRY_NOW | retry.DEFER | retry.PERMANENT)
+    ]
+    failures += [
+        # The two meanings of LimitExceededException, told apart by the message.
+        answered("LimitExceededException", "Exceeded daily email limit for the operation"),
+        answered("", status=503),
+        ReadTimeoutError(endpoint_url="https://cognito-idp"),
+        EndpointConnectionError(endpoint_url="https://cognito-idp"),
+    ]
+    return [retry.classify(failure) for failure in failures]

@@ -32,6 +32,8 @@ from worker.settings import Settings
 log = structlog.get_logger(__name__)
 
 TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+# Error.Code of a request deferred until its delivery budget ran out without an error of its own.
+DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ class Processor:
             max_attempts=self._settings.max_attempts,
             max_age=self._settings.max_message_age_seconds,
         ):
-            error = error or ErrorInfo(Code="DeferralBudgetExhausted", Message=reason)
+            error = error or ErrorInfo(Code=DEFERRAL_BUDGET_EXHAUSTED, Message=reason)
             return Publish(self._result(delivery, request, request_id, Outcome.FAILED, error))
         return Defer(delay, reason, error.Code if error else None)
 

@@ -16,8 +16,12 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -30,6 +34,12 @@ SQS_MAX_VISIBILITY_SECONDS = 43_200
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Cognito's ClientId pattern, [\w+]+, and its length limit.
 CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
+# Shortest RESEND_HASH_KEY accepted: a short key can be guessed along with a list of emails.
+HASH_KEY_MIN_LENGTH = 16
+
+# Cognito's patterns (botocore's model) for a user pool id and an app client id.
+UserPoolId = Annotated[str, StringConstraints(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", max_length=55)]
+ClientId = Annotated[str, StringConstraints(pattern=r"^[\w+]+$", min_length=1, max_length=128)]
 
 
 class DedupeBackend(StrEnum):
@@ -50,6 +60,19 @@ class LogLevel(StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
     ERROR = "ERROR"
+
+
+class UserPoolSetting(BaseModel):
+    """One user pool in RESEND_USER_POOLS: its app clients and how it compares usernames.
+
+    ``CaseSensitive`` is the pool's ``UsernameConfiguration.CaseSensitive`` (``aws cognito-idp
+    describe-user-pool``); a pool without a UsernameConfiguration is case-sensitive.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    case_sensitive: StrictBool = Field(alias="CaseSensitive")
+    client_ids: tuple[ClientId, ...] = Field(alias="ClientIds", min_length=1)
 
 
 class Settings(BaseSettings):
@@ -111,7 +134,10 @@ class Settings(BaseSettings):
     # Deduplication.
     dedupe_backend: DedupeBackend = DedupeBackend.MEMORY
     dedupe_window_seconds: int = Field(default=300, ge=1, le=86_400)
-    dedupe_case_sensitive: bool = False
+    # Which app clients share users (one pool), and how each pool compares usernames. ClientIds
+    # not listed are a pool of their own, compared per RESEND_DEDUPE_CASE_SENSITIVE.
+    user_pools: Annotated[dict[UserPoolId, UserPoolSetting], NoDecode] = Field(default_factory=dict)
+    dedupe_case_sensitive: bool = True
     dedupe_fail_open: bool = False
     dedupe_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
     dedupe_key_prefix: str = Field(default="resend-worker", min_length=1, max_length=64)
@@ -127,6 +153,46 @@ class Settings(BaseSettings):
     # Key of the HMAC that turns usernames into log pseudonyms and dedupe keys. Unset, a fixed
     # key is used, and anyone holding a list of emails could recompute the pseudonyms.
     hash_key: SecretStr | None = None
+
+    @field_validator("hash_key")
+    @classmethod
+    def _hash_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < HASH_KEY_MIN_LENGTH:
+            raise ValueError(f"must be at least {HASH_KEY_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("user_pools", mode="before")
+    @classmethod
+    def _parse_user_pools(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"is not valid JSON (line {exc.lineno} column {exc.colno})"
+                ) from None
+        if not isinstance(value, dict):
+            raise ValueError(
+                'must be a JSON object: {"<user pool id>": {"CaseSensitive": <bool>, '
+                '"ClientIds": ["<app client id>", ...]}}'
+            )
+        return value
+
+    @field_validator("user_pools")
+    @classmethod
+    def _one_pool_per_client(cls, value: dict[str, UserPoolSetting]) -> dict[str, UserPoolSetting]:
+        seen: dict[str, int] = {}
+        for position, pool in enumerate(value.values(), start=1):
+            for client_id in pool.client_ids:
+                if seen.setdefault(client_id, position) != position:
+                    # Positions, not values: a settings error never repeats what was set.
+                    raise ValueError(
+                        f"an app client is listed under pool {seen[client_id]} and pool "
+                        f"{position}; an app client belongs to one user pool"
+                    )
+        return value
 
     @field_validator("client_secrets", mode="before")
     @classmethod
@@ -158,6 +224,13 @@ class Settings(BaseSettings):
             raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
         if self.dedupe_backend is DedupeBackend.DYNAMODB and not self.dedupe_table:
             raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
+        for position, pool_id in enumerate(self.user_pools, start=1):
+            if pool_id.partition("_")[0] != self.user_pool_region:
+                # The worker calls one region; a pool elsewhere would answer ResourceNotFound.
+                raise ValueError(
+                    f"RESEND_USER_POOLS: pool {position} is not in the user pools' region "
+                    "(RESEND_COGNITO_REGION, else AWS_REGION)"
+                )
         if self.retry_max_seconds >= self.visibility_timeout_seconds / 2:
             raise ValueError(
                 "RESEND_RETRY_MAX_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"
@@ -264,7 +337,9 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors(include_input=False, include_url=False):
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "missing":
-                message = "is required but not set"
+                # A nested member's name is the schema's, never an input value.
+                nested = len(error["loc"]) > 1
+                message = f"{error['loc'][-1]} is required" if nested else "is required but not set"
             if error["loc"]:
                 problems.append(f"{env_name(error['loc'])}: {message}")
             else:

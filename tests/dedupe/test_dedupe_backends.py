@@ -23,7 +23,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 USERNAME = "Someone.Private@Example.com"
-KEY = dedupe_key("client1", USERNAME, False)
+KEY = dedupe_key("client1", USERNAME)
 RESULT = {"outcome": "sent", "destination": "s***@e***.com"}
 
 

@@ -30,7 +30,7 @@ RESULT: dict[str, Any] = {
 
 
 def new_key() -> str:
-    return dedupe_key("client-" + uuid.uuid4().hex[:8], f"{uuid.uuid4().hex}@example.com", False)
+    return dedupe_key("client-" + uuid.uuid4().hex[:8], f"{uuid.uuid4().hex}@example.com")
 
 
 async def sleep_past(expires_at: float) -> None:

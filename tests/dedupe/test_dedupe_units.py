@@ -1,4 +1,4 @@
-"""Unit tests of what needs no server: keys, the memory bound, argument checks, the factory."""
+"""Unit tests of what needs no server: the memory bound, argument checks, the factory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from worker.dedupe import DedupeStore, Status, build_dedupe_store, dedupe_key
+from worker.dedupe import DedupeStore, Status, build_dedupe_store
 from worker.dedupe.dynamodb import DynamoDBDedupeStore
 from worker.dedupe.memory import MemoryDedupeStore
 from worker.dedupe.redis import RedisDedupeStore
@@ -23,45 +23,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# Keys.
-
-
-def test_key_is_a_sha256_hex_digest_without_the_username() -> None:
-    key = dedupe_key("client1", "alice@example.com", False)
-    assert len(key) == 64
-    assert int(key, 16) >= 0
-    assert "alice" not in key and "example" not in key
-
-
-def test_key_casefolds_the_username_unless_case_sensitive() -> None:
-    assert dedupe_key("c", "Alice@Example.COM", False) == dedupe_key(
-        "c", "alice@example.com", False
-    )
-    assert dedupe_key("c", "STRASSE", False) == dedupe_key("c", "straße", False)
-    assert dedupe_key("c", "Alice", True) != dedupe_key("c", "alice", True)
-
-
-def test_lowercase_usernames_hash_the_same_in_both_modes() -> None:
-    assert dedupe_key("c", "alice", True) == dedupe_key("c", "alice", False)
-
-
-def test_client_id_is_never_casefolded() -> None:
-    assert dedupe_key("ClientA", "bob", False) != dedupe_key("clienta", "bob", False)
-
-
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        (("ab", "c"), ("a", "bc")),
-        (("a:b", "c"), ("a", "b:c")),
-        (('a","b', "c"), ("a", 'b","c')),
-        (("a", ""), ("", "a")),
-    ],
-)
-def test_the_pair_is_joined_unambiguously(first: tuple[str, str], second: tuple[str, str]) -> None:
-    assert dedupe_key(*first, True) != dedupe_key(*second, True)
 
 
 # The memory backend's bound.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from resend_contract.models import Outcome
 
@@ -17,6 +19,7 @@ from worker.processor import Defer, Delivery, Processor, Publish
 from worker.retry import Action, Verdict
 from worker.secret_hash import secret_hash
 from worker.settings import Settings
+from worker.users import UserDirectory, using
 
 DETAILS = {"Destination": "j***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
 
@@ -57,6 +60,14 @@ def delivery(message_id: str, username: str = "jane", receive_count: int = 1) ->
     return Delivery(message_id, f"rh-{message_id}", body, receive_count, time.time())
 
 
+@pytest.fixture
+def case_insensitive() -> Iterator[None]:
+    """ClientIds not in RESEND_USER_POOLS compared case-insensitively."""
+    with using(UserDirectory(default_case_sensitive=False)):
+        yield
+
+
+@pytest.mark.usefixtures("case_insensitive")
 async def test_sent_then_duplicate_then_redelivery() -> None:
     caller = FakeCaller()
     processor = await make(caller)
