@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Harness, WorkerProcess, spawn_worker
 
 from devstack import DevUser
+
+from .harness import Harness, WorkerProcess, spawn_worker
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,8 @@ async def ask(harness: Harness, client_id: str, username: str, request_id: str) 
     await harness.send({"ClientId": client_id, "Username": username, "RequestId": request_id})
     results = await harness.results(1)
     assert [r["RequestId"] for r in results] == [request_id], results
-    return results[0]
+    result: dict[str, Any] = results[0]
+    return result
 
 
 def log_lines(worker: WorkerProcess, request_id: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ POOL = "us-east-1_AbC123xyz"
 WEB, MOBILE, OTHER = "webclient1", "mobileclient2", "otherclient3"
 # Distinct Cognito users that str.casefold() would merge: case folding is not compatibility folding.
 CASEFOLD_ONLY_PAIRS = [("straße", "strasse"), ("\u017fam", "sam"), ("\ufb01ona", "fiona")]
-BASE = {
+BASE: dict[str, Any] = {
     "queue_url": "https://sqs.example/q",
     "result_topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
 }
