@@ -105,8 +105,10 @@ class Claims:
         self._case_sensitive = case_sensitive
         self._fail_open = fail_open
         self._recent = RecentSends(recent_max_entries, window_seconds)
-        # Completions the store could not take, by (key, owner), written before the next claim.
-        self._pending: dict[tuple[str, str], dict[str, Any]] = {}
+        # Completions (a document) and releases (None) the store could not take, by (key, owner),
+        # written before the next claim. A release is kept too: a SENDING mark that timed out may
+        # still land, and must not be left to answer "unknown" for a call never made.
+        self._pending: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._flush_lock = asyncio.Lock()
 
     @property
@@ -153,12 +155,16 @@ class Claims:
             return
         async with self._flush_lock:
             for (key, owner), document in list(self._pending.items()):
+                if document is None:
+                    await self._store.release(key, owner)
+                    del self._pending[(key, owner)]
+                    continue
                 written = await self._store.complete(key, owner, document, self._window)
                 del self._pending[(key, owner)]
                 if not written:
                     # The store lost the record (restarted empty): only memory remembers it now.
                     log.warning("dedupe record lost before its completion was written")
-            log.info("deferred dedupe completions written")
+            log.info("deferred dedupe writes done")
 
     def _answer(
         self, record: dict[str, Any], message_id: str, request_id: str, *, abandoned: bool = False
@@ -273,13 +279,9 @@ class Claims:
             else:
                 await self._store.release(proceed.key, proceed.owner)
         except DedupeStoreError as exc:
-            if document is not None:
-                # Kept, and written before this replica claims anything else.
-                self._pending[(proceed.key, proceed.owner)] = document
-                log.warning("dedupe completion deferred until the store answers", error=str(exc))
-            else:
-                # A lost release only delays the user until the record expires.
-                log.warning("dedupe store update failed", error=str(exc))
+            # Kept, and written before this replica claims anything else.
+            self._pending[(proceed.key, proceed.owner)] = document
+            log.warning("dedupe store write deferred until the store answers", error=str(exc))
 
 
 def _stored(result: Result) -> dict[str, Any]:
