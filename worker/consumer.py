@@ -88,6 +88,7 @@ class Consumer:
             await self._poll_until_stopped()
         finally:
             await self._finish_in_flight(shutdown_timeout)
+            await self._processor.flush_store()
             extender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await extender

@@ -26,6 +26,7 @@ from worker import metrics
 from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
+from worker.dedupe import DedupeStoreError
 from worker.logs import username_hash
 from worker.retry import (
     DAILY_EMAIL_LIMIT,
@@ -210,6 +211,17 @@ class Processor:
             return disposition
         finally:
             await self._claims.finish(claim, result)
+
+    async def flush_store(self) -> None:
+        """At shutdown: write the dedupe completions still kept in memory, if the store answers."""
+        try:
+            await self._claims.flush()
+        except DedupeStoreError as exc:
+            log.error(
+                "dedupe completions lost at shutdown; the store is unreachable",
+                pending=self._claims.pending_completions,
+                error=str(exc),
+            )
 
     async def published(self, disposition: Publish) -> None:
         """The disposition's result went out: remember it, so a redelivery is not answered again."""
