@@ -24,7 +24,7 @@ import psutil  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
 
 from bench import workers
-from bench.items import cpu, duplicates, goodput, latency, memory
+from bench.items import cpu, duplicates, goodput, latency, memory, store_writes
 from bench.plan import Context, plan_for
 from bench.procs import Children
 from bench.report import ItemResult, render_table, write_json
@@ -36,6 +36,7 @@ ITEMS: dict[str, Callable[[Context], Awaitable[ItemResult]]] = {
     latency.NAME: latency.run,
     memory.NAME: memory.run,
     duplicates.NAME: duplicates.run,
+    store_writes.NAME: store_writes.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 PACKAGES = (

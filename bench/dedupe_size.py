@@ -53,7 +53,6 @@ async def fill(store: MemoryDedupeStore, count: int) -> None:
         store,
         window_seconds=WINDOW_SECONDS,
         lease_seconds=LEASE_SECONDS,
-        case_sensitive=False,
         fail_open=False,
     )
     for number in range(count):

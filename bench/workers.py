@@ -20,7 +20,8 @@ DEFAULTS = {
     "RESEND_LOG_FORMAT": "json",
     "RESEND_LOG_LEVEL": "INFO",
     # Nothing is measured at shutdown; a worker stopping mid long poll waits this long for it.
-    "RESEND_SHUTDOWN_TIMEOUT_SECONDS": "1",
+    # The least the settings allow: one call's connect + read timeout (2 + 10 s by default).
+    "RESEND_SHUTDOWN_TIMEOUT_SECONDS": "12",
     "PYTHONUNBUFFERED": "1",
 }
 

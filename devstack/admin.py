@@ -11,6 +11,9 @@ everything else to moto untouched.
     POST /_devstack/cognito/faults       -> change the knobs given in the JSON body, answer all
     GET  /_devstack/cognito/calls[?calls=0] -> CallStats.to_json (without the list when calls=0)
     POST /_devstack/cognito/reset        -> healthy knobs, no history
+    GET  /_devstack/cognito/held         -> {"waiting": {username: requests held now}}
+    POST /_devstack/cognito/release      -> {"usernames": [...]} (all when omitted) stop being
+                                            held; answers {"waiting": ...} as it was
     POST /_devstack/cognito/users        -> {"user_pool_id": id, "users": [{"username", "email",
                                             "confirmed"}]} created in moto's backend at once
 """
@@ -73,6 +76,16 @@ class AdminMiddleware:
         if route == ("GET", "cognito/calls"):
             with_calls = request.args.get("calls", "1") not in ("0", "false")
             return 200, injector.stats(with_calls=with_calls).to_json()
+        if route == ("GET", "cognito/held"):
+            return 200, {"waiting": injector.waiting()}
+        if route == ("POST", "cognito/release"):
+            body = json.loads(request.get_data(as_text=True) or "{}")
+            names = body.get("usernames") if isinstance(body, dict) else None
+            if names is not None and not (
+                isinstance(names, list) and all(isinstance(n, str) for n in names)
+            ):
+                raise ValueError("usernames must be a list of strings")
+            return 200, {"waiting": injector.release(names)}
         if route == ("POST", "cognito/reset"):
             injector.reset()
             return 200, {"ok": True}

@@ -56,6 +56,16 @@ class DevStackAdmin:
         }
         return int(self._call("POST", "cognito/users", body)["created"])
 
+    def held(self) -> dict[str, int]:
+        """Requests waiting at a ``hold_users`` point right now, by username."""
+        return {str(k): int(v) for k, v in self._call("GET", "cognito/held")["waiting"].items()}
+
+    def release(self, *usernames: str) -> dict[str, int]:
+        """Let held users' requests go on (every held user when none is named)."""
+        body = {"usernames": list(usernames)} if usernames else {}
+        answer = self._call("POST", "cognito/release", body)["waiting"]
+        return {str(k): int(v) for k, v in answer.items()}
+
     def reset(self) -> None:
         """Healthy knobs and an empty call record; AWS resources stay."""
         self._call("POST", "cognito/reset")

@@ -33,7 +33,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 
-from devstack.faults import error_for
+from devstack.faults import HOLD_AFTER, HOLD_BEFORE, error_for
 from devstack.injector import FaultInjector
 
 log = logging.getLogger("devstack")
@@ -201,12 +201,14 @@ def resend_confirmation_code(self: CognitoIdpResponse) -> ActionResult:
         time.sleep(delay)
     params = self.parameters
     username = str(params.get("Username", ""))
+    injector.hold(username, HOLD_BEFORE)
     try:
         details, sent = _resend(params, (self.current_account, self.region))
     except CognitoError as exc:
         injector.record(username, exc.error_type)
         raise
     injector.record(username, "ok", sent=sent)
+    injector.hold(username, HOLD_AFTER)
     return ActionResult({"CodeDeliveryDetails": details})
 
 

@@ -52,6 +52,10 @@ _MESSAGES = {
     "CodeDeliveryFailureException": "Unable to deliver the verification code.",
     "ForbiddenException": "Request is forbidden.",
 }
+# Where a held request waits: before anything is decided, or after its code was issued.
+HOLD_BEFORE = "before"
+HOLD_AFTER = "after"
+HOLD_PHASES = (HOLD_BEFORE, HOLD_AFTER)
 # Cognito answers 400 for nearly everything, whatever the model says; these are the exceptions.
 _STATUS = {"InternalErrorException": 500, "ForbiddenException": 403}
 
@@ -92,6 +96,11 @@ class Faults:
     user_errors: username -> code, failing every request for that username (the code may be
         DAILY_EMAIL_LIMIT).
     latency_ms, jitter_ms: added before answering, jitter uniform in [0, jitter_ms].
+    hold_users: username -> "before" | "after": that user's requests wait, until released
+        (``POST /_devstack/cognito/release``), either before anything happens ("before": the
+        request is in flight, nothing decided) or after the code is issued and recorded
+        ("after": Cognito has sent it, the answer is not out yet). Deterministic points at
+        which to kill a worker.
     """
 
     quota_rps: float | None = None
@@ -103,6 +112,7 @@ class Faults:
     user_errors: Mapping[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    hold_users: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("quota_rps", "burst", "per_user_hourly_limit", "daily_email_limit"):
@@ -119,6 +129,12 @@ class Faults:
         for username, code in self.user_errors.items():
             _check_code(code, f"user_errors[{username!r}]")
         object.__setattr__(self, "user_errors", dict(self.user_errors))
+        if not isinstance(self.hold_users, Mapping):
+            raise ValueError("hold_users must map usernames to 'before' or 'after'")
+        for username, phase in self.hold_users.items():
+            if phase not in HOLD_PHASES:
+                raise ValueError(f"hold_users[{username!r}] must be 'before' or 'after'")
+        object.__setattr__(self, "hold_users", dict(self.hold_users))
 
     def updated(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with some knobs changed; unknown knob names are refused, not ignored."""
@@ -129,7 +145,11 @@ class Faults:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "user_errors": dict(self.user_errors)}
+        return {
+            **dataclasses.asdict(self),
+            "user_errors": dict(self.user_errors),
+            "hold_users": dict(self.hold_users),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Faults:

@@ -16,6 +16,8 @@ from typing import Any
 from devstack.faults import DAILY_EMAIL_LIMIT, Call, CallStats, Faults
 
 HOUR = 3600.0
+# A held request gives up after this long, so a test that forgets to release leaks no thread.
+HOLD_LIMIT_SECONDS = 120.0
 
 
 class FaultInjector:
@@ -29,6 +31,8 @@ class FaultInjector:
         rng: random.Random | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._held = threading.Condition(self._lock)
+        self._waiting: Counter[str] = Counter()
         self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
@@ -45,6 +49,7 @@ class FaultInjector:
             self._calls: list[Call] = []
             self._by_result: Counter[str] = Counter()
             self._sent_by_user: Counter[str] = Counter()
+            self._held.notify_all()
 
     @property
     def faults(self) -> Faults:
@@ -58,6 +63,38 @@ class FaultInjector:
             self._tokens = self._capacity()
             self._refilled_at = self._clock()
             return self._faults
+
+    def hold(self, username: str, phase: str) -> None:
+        """Wait here while ``hold_users`` holds this user at this phase (until released)."""
+        deadline = self._clock() + HOLD_LIMIT_SECONDS
+        with self._held:
+            if self._faults.hold_users.get(username) != phase:
+                return
+            self._waiting[username] += 1
+            self._held.notify_all()
+            try:
+                while self._faults.hold_users.get(username) == phase and self._clock() < deadline:
+                    self._held.wait(0.5)
+            finally:
+                self._waiting[username] -= 1
+                if not self._waiting[username]:
+                    del self._waiting[username]
+
+    def release(self, usernames: list[str] | None = None) -> dict[str, int]:
+        """Stop holding these users (all when None); answers who was waiting."""
+        with self._held:
+            waiting = dict(self._waiting)
+            holds = dict(self._faults.hold_users)
+            for username in list(holds) if usernames is None else usernames:
+                holds.pop(username, None)
+            self._faults = self._faults.updated({"hold_users": holds})
+            self._held.notify_all()
+            return waiting
+
+    def waiting(self) -> dict[str, int]:
+        """Requests held right now, by username."""
+        with self._lock:
+            return dict(self._waiting)
 
     def delay_seconds(self) -> float:
         faults = self.faults

@@ -125,7 +125,6 @@ async def run_worker(
             lease_seconds=settings.cognito_connect_timeout_seconds
             + settings.cognito_read_timeout_seconds
             + 5,
-            case_sensitive=settings.dedupe_case_sensitive,
             fail_open=settings.dedupe_fail_open,
         )
         processor = Processor(

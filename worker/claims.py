@@ -1,11 +1,19 @@
-"""The dedupe protocol around one Cognito call: claim, wait, answer from the store, complete.
+"""The dedupe protocol around one Cognito call: claim, mark sending, call, complete.
 
 The semantics follow Powertools' idempotency utility (INPROGRESS and COMPLETED records with expiry
-and a stored result) with one change for a long-running process: the INPROGRESS claim is a short
-lease, renewed while the call runs, so a worker that dies frees its users within seconds.
+and a stored result) with two changes for a long-running process: the INPROGRESS claim is a short
+lease, renewed while the call runs, so a worker that dies before calling frees its users within
+seconds; and the record turns SENDING, for the whole window, before the request is written, so a
+worker that dies mid-call leaves a record that answers for it ("outcome unknown") instead of a
+lapsed lease that lets a second call through.
 
-Only ``sent`` results are stored as COMPLETED: they are what must not happen twice. A permanent
-failure releases the claim, since calling Cognito again for it costs nothing and sends nothing.
+``sent`` and ``unknown`` results are stored as COMPLETED: both mean a code was (probably) sent,
+which is what must not happen twice. An answer proving nothing was sent (a permanent failure, a
+throttle that outlasted the retries) releases the record.
+
+Nothing sent is forgotten: a completion the store could not take is kept and written before this
+replica claims anything else, and every send is also remembered in memory (``RecentSends``),
+which answers this replica's own duplicates before the store is asked.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ import structlog
 from resend_contract.models import OriginalRef, Outcome, ResendRequest, Result
 
 from worker import metrics
-from worker.dedupe import DedupeStore, DedupeStoreError, Record, Status, dedupe_key
+from worker.cognito import CallNotStarted
+from worker.dedupe import DedupeStore, DedupeStoreError, Status, dedupe_key
+from worker.recent import RecentSends
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +52,16 @@ class Proceed:
     key: str | None
     owner: str | None
     renewer: asyncio.Task[None] | None = field(default=None, repr=False)
+    # The outcome-unknown result written with SENDING; set once the call may go out.
+    provisional: dict[str, Any] | None = None
 
     @property
     def holds_claim(self) -> bool:
         return self.owner is not None
+
+    def nothing_sent(self) -> None:
+        """Cognito's answer proved no code went out: the record may be released."""
+        self.provisional = None
 
 
 @dataclass(frozen=True)
@@ -79,29 +95,47 @@ class Claims:
         *,
         window_seconds: float,
         lease_seconds: float,
-        case_sensitive: bool,
         fail_open: bool,
+        recent_max_entries: int = 100_000,
     ) -> None:
         self._store = store
         self._window = window_seconds
         self._lease = lease_seconds
-        self._case_sensitive = case_sensitive
         self._fail_open = fail_open
+        self._recent = RecentSends(recent_max_entries, window_seconds)
+        # Completions (a document) and releases (None) the store could not take, by (key, owner),
+        # written before the next claim. A release is kept too: a SENDING mark that timed out may
+        # still land, and must not be left to answer "unknown" for a call never made.
+        self._pending: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._flush_lock = asyncio.Lock()
+
+    @property
+    def pending_completions(self) -> int:
+        return len(self._pending)
 
     async def claim(self, request: ResendRequest, message_id: str, request_id: str) -> ClaimOutcome:
         if self._store is None:
             return Proceed(None, None)
         key = dedupe_key(request.ClientId, request.Username)
+        remembered = self._recent.get(key)
+        if remembered is not None:
+            return self._answer(remembered, message_id, request_id)
         owner = f"{message_id}/{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
         try:
+            await self.flush()
             while True:
                 claim = await self._store.claim(key, owner, self._lease)
                 if claim.won:
                     return Proceed(key, owner, asyncio.create_task(self._renew(key, owner)))
                 existing = claim.existing
                 if existing is not None and existing.status is Status.COMPLETED:
-                    return self._answer(existing, message_id, request_id)
+                    return self._answer(existing.result or {}, message_id, request_id)
+                if existing is not None and existing.abandoned(time.time()):
+                    # Its owner vanished mid-call: a code may have gone out; never call again.
+                    return self._answer(
+                        existing.result or {}, message_id, request_id, abandoned=True
+                    )
                 if time.monotonic() >= deadline:
                     metrics.dedupe_hits.labels("in_progress").inc()
                     return Wait(IN_PROGRESS_DEFER_SECONDS, "dedupe_in_progress")
@@ -110,19 +144,41 @@ class Claims:
         except DedupeStoreError as exc:
             log.warning("dedupe store unavailable", error=str(exc), fail_open=self._fail_open)
             if self._fail_open:
-                return Proceed(None, None)
+                return Proceed(key, None)
             return Wait(STORE_DOWN_DEFER_SECONDS, "dedupe_unavailable")
 
-    def _answer(self, record: Record, message_id: str, request_id: str) -> Answered:
+    async def flush(self) -> None:
+        """Write the completions the store could not take; raises DedupeStoreError if still down."""
+        if not self._pending or self._store is None:
+            return
+        async with self._flush_lock:
+            for (key, owner), document in list(self._pending.items()):
+                if document is None:
+                    await self._store.release(key, owner)
+                    del self._pending[(key, owner)]
+                    continue
+                written = await self._store.complete(key, owner, document, self._window)
+                del self._pending[(key, owner)]
+                if not written:
+                    # The store lost the record (restarted empty): only memory remembers it now.
+                    log.warning("dedupe record lost before its completion was written")
+            log.info("deferred dedupe writes done")
+
+    def _answer(
+        self, record: dict[str, Any], message_id: str, request_id: str, *, abandoned: bool = False
+    ) -> Answered:
         # Stored without the username (often an email); the caller fills in its own.
-        document = dict(record.result or {})
+        document = dict(record)
         published = bool(document.pop(PUBLISHED, False))
         stored = Result.model_validate({**document, "Username": None})
         if stored.MessageId == message_id or stored.RequestId == request_id:
-            # This very request was handled before (the publish or the delete was lost).
-            metrics.dedupe_hits.labels("redelivery").inc()
+            # This very request was handled before (the publish or the delete was lost), or its
+            # worker died mid-call: it gets the one result its record holds.
+            metrics.dedupe_hits.labels("abandoned" if abandoned else "redelivery").inc()
+            if abandoned:
+                metrics.unknown_outcomes.labels("abandoned").inc()
             return Answered(stored, "redelivery", published)
-        metrics.dedupe_hits.labels("completed").inc()
+        metrics.dedupe_hits.labels("abandoned" if abandoned else "completed").inc()
         duplicate = Result(
             Outcome=Outcome.DUPLICATE,
             RequestId=request_id,
@@ -139,6 +195,32 @@ class Claims:
             ),
         )
         return Answered(duplicate, "completed")
+
+    async def mark_sending(self, proceed: Proceed, provisional: Result) -> None:
+        """Record that the call is under way, before its request is written.
+
+        Raises CallNotStarted when the store cannot say so (unreachable, or the lease was lost):
+        a call whose record could lapse mid-way could be made twice. With fail-open the call
+        goes ahead unrecorded, as the operator chose.
+        """
+        document = _stored(provisional)
+        # Set only once the call may go out: a cancellation before that must release.
+        if self._store is None or proceed.key is None or proceed.owner is None:
+            proceed.provisional = document
+            return
+        try:
+            marked = await self._store.mark_sending(
+                proceed.key, proceed.owner, document, self._lease, self._window
+            )
+        except DedupeStoreError as exc:
+            log.warning("dedupe store unavailable", error=str(exc), fail_open=self._fail_open)
+            if not self._fail_open:
+                raise CallNotStarted("dedupe_unavailable") from None
+            marked = True
+        if not marked:
+            log.warning("dedupe lease lost before calling Cognito")
+            raise CallNotStarted("dedupe_lease_lost")
+        proceed.provisional = document
 
     async def _renew(self, key: str, owner: str) -> None:
         assert self._store is not None
@@ -157,33 +239,47 @@ class Claims:
         A worker that dies between the publish and the delete then leaves a redelivery that is
         deleted without a second result. Best effort: failing here costs at most that repeat.
         """
-        if self._store is None or proceed.key is None or proceed.owner is None:
+        if self._store is None or proceed.key is None:
             return
         document = {**_stored(result), PUBLISHED: True}
+        self._recent.update(proceed.key, document)
+        if proceed.owner is None:
+            return
         try:
             await self._store.update_result(proceed.key, proceed.owner, document)
         except DedupeStoreError as exc:
             log.warning("dedupe store update failed", error=str(exc))
 
     async def finish(self, proceed: Proceed, result: Result | None) -> None:
-        """Store a ``sent`` result for the window, or release the claim for anything else."""
+        """Store a ``sent`` or ``unknown`` result for the window, or release the record.
+
+        ``result`` None after the call may have gone out (an exception, a cancellation) is
+        recorded as the provisional outcome-unknown result: never released.
+        """
         if proceed.renewer is not None:
             proceed.renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await proceed.renewer
-        if self._store is None or proceed.key is None or proceed.owner is None:
+        if self._store is None or proceed.key is None:
+            return
+        document: dict[str, Any] | None = None
+        if result is not None and result.Outcome in (Outcome.SENT, Outcome.UNKNOWN):
+            document = _stored(result)
+        elif result is None and proceed.provisional is not None:
+            document = proceed.provisional
+        if document is not None:
+            self._recent.remember(proceed.key, document)
+        if proceed.owner is None:
             return
         try:
-            if result is not None and result.Outcome is Outcome.SENT:
-                await self._store.complete(
-                    proceed.key, proceed.owner, _stored(result), self._window
-                )
+            if document is not None:
+                await self._store.complete(proceed.key, proceed.owner, document, self._window)
             else:
                 await self._store.release(proceed.key, proceed.owner)
         except DedupeStoreError as exc:
-            # A lost COMPLETED record can only let a later duplicate through; the lease frees
-            # a lost release. Neither may fail the request.
-            log.warning("dedupe store update failed", error=str(exc))
+            # Kept, and written before this replica claims anything else.
+            self._pending[(proceed.key, proceed.owner)] = document
+            log.warning("dedupe store write deferred until the store answers", error=str(exc))
 
 
 def _stored(result: Result) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,11 @@ class NotSent:
 
 
 CallResult = Sent | NotSent
+BeforeSend = Callable[[], Awaitable[None]]
+
+
+class CallNotStarted(Exception):
+    """``before_send`` refused: no request went out, and the caller decides what next."""
 
 
 class CognitoCaller:
@@ -54,15 +60,20 @@ class CognitoCaller:
         self._limiter = limiter
         self._settings = settings
 
-    async def resend(self, params: dict[str, Any], *, holds_claim: bool) -> CallResult:
+    async def resend(
+        self, params: dict[str, Any], *, before_send: BeforeSend | None = None
+    ) -> CallResult:
         """Call ResendConfirmationCode until it succeeds or the retry policy gives up.
 
-        ``holds_claim`` says no other attempt for this user can be in flight, which is what makes
-        retrying an ambiguous read timeout acceptable.
+        ``before_send`` runs once, after the first rate-limit token and before the first request
+        is written: the moment from which a code may have been sent, which the dedupe record must
+        say first. It raises ``CallNotStarted`` to stop the call; that propagates.
         """
-        rule = RetryNow(read_timeout_retry_allowed=holds_claim)
+        rule = RetryNow()
         try:
-            return _sent(await self._attempt(params), 1)
+            return _sent(await self._attempt(params, before_send), 1)
+        except CallNotStarted:
+            raise
         except Exception as exc:
             if self._settings.retry_max_attempts <= 1 or not rule.allows(exc):
                 return _not_sent(exc, 1)
@@ -85,13 +96,17 @@ class CognitoCaller:
             async for attempt in retrying:
                 with attempt:
                     calls += 1
-                    response = await self._attempt(params)
+                    response = await self._attempt(params, None)
         except Exception as exc:
             return _not_sent(exc, calls)
         return _sent(response, calls)
 
-    async def _attempt(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _attempt(
+        self, params: dict[str, Any], before_send: BeforeSend | None
+    ) -> dict[str, Any]:
         await self._limiter.acquire()
+        if before_send is not None:
+            await before_send()
         started = time.perf_counter()
         try:
             response: dict[str, Any] = await self._client.resend_confirmation_code(**params)

@@ -6,7 +6,10 @@ receive's messages are processed group by group, in order; once one of a group i
 rest of that group is handed back too, so order survives retries.
 
 Shutdown: stop receiving at once, let in-flight messages finish within the shutdown timeout,
-publish and delete what finished, hand the rest back to the queue (visibility 0).
+publish and delete what finished, hand the rest back to the queue (visibility 0). A message whose
+Cognito call has started is never handed back or cancelled: a code may be on its way, so it is
+waited for (the settings make the timeout cover one call), recorded and answered; only messages
+whose call never started go back.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class Consumer:
         self._allowed_rps = allowed_rps
         self._in_flight: dict[str, InFlight] = {}
         self._tasks: set[asyncio.Task[object]] = set()
+        # Tasks whose Cognito call may have gone out: shutdown waits for them, never cancels.
+        self._calling: set[asyncio.Task[Any]] = set()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -83,6 +88,7 @@ class Consumer:
             await self._poll_until_stopped()
         finally:
             await self._finish_in_flight(shutdown_timeout)
+            await self._processor.flush_store()
             extender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await extender
@@ -159,7 +165,7 @@ class Consumer:
 
     async def _handle_group(self, group: list[Delivery]) -> None:
         for index, delivery in enumerate(group):
-            if not await self._handle_one(delivery):
+            if self._stopping.is_set() or not await self._handle_one(delivery):
                 await self._release(group[index + 1 :])
                 return
 
@@ -172,7 +178,7 @@ class Consumer:
         started = time.perf_counter()
         finished = False
         try:
-            disposition = await self._processor.process(delivery)
+            disposition = await self._processor.process(delivery, self._call_started)
             structlog.contextvars.bind_contextvars(
                 duration_ms=round((time.perf_counter() - started) * 1000, 1)
             )
@@ -196,6 +202,12 @@ class Consumer:
         finally:
             self._done(delivery)
         return finished
+
+    def _call_started(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._calling.add(task)
+            task.add_done_callback(self._calling.discard)
 
     async def _settle(self, delivery: Delivery, disposition: Publish) -> bool:
         result = disposition.result
@@ -304,8 +316,12 @@ class Consumer:
         if self._tasks:
             log.info("finishing in-flight messages", in_flight=len(self._in_flight))
             _, pending = await asyncio.wait(set(self._tasks), timeout=shutdown_timeout)
-            for task in pending:
+            calling = {task for task in pending if task in self._calling}
+            for task in pending - calling:
                 task.cancel()
+            if calling:
+                # Their calls are under way: cancelling could lose a sent code's record.
+                log.warning("waiting for Cognito calls under way", calls=len(calling))
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         unfinished = [entry.delivery for entry in self._in_flight.values()]

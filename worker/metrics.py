@@ -97,8 +97,15 @@ daily_email_limit = Counter(
 )
 dedupe_hits = Counter(
     f"{PREFIX}_dedupe_hits_total",
-    "Requests answered from the dedupe store, by kind (completed, in_progress, redelivery).",
+    "Requests answered from the dedupe store, by kind (completed, in_progress, redelivery,"
+    " abandoned: a record left by a worker that died mid-call).",
     ["kind"],
+)
+unknown_outcomes = Counter(
+    f"{PREFIX}_unknown_outcomes_total",
+    "Requests answered unknown (a code was probably sent, never called again), by cause"
+    " (read_timeout, connection_lost, abandoned).",
+    ["cause"],
 )
 dedupe_store_duration = Histogram(
     f"{PREFIX}_dedupe_store_duration_seconds",

@@ -8,6 +8,7 @@ in one place, top to bottom, and is testable without SQS.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,19 @@ from resend_contract.models import (
 )
 
 from worker import metrics
-from worker.claims import Answered, Claims, Proceed, Wait
+from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
-from worker.cognito import CognitoCaller, Sent
+from worker.cognito import CallNotStarted, CognitoCaller, Sent
+from worker.dedupe import DedupeStoreError
 from worker.logs import username_hash
-from worker.retry import DAILY_EMAIL_LIMIT, Action, budget_spent, defer_delay
+from worker.retry import (
+    DAILY_EMAIL_LIMIT,
+    OUTCOME_UNKNOWN,
+    READ_TIMEOUT,
+    Action,
+    budget_spent,
+    defer_delay,
+)
 from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -34,6 +43,13 @@ log = structlog.get_logger(__name__)
 TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 # Error.Code of a request deferred until its delivery budget ran out without an error of its own.
 DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
+# The provisional result of a call under way, answered if its worker vanishes mid-call.
+ABANDONED = ErrorInfo(
+    Code="CallAbandoned",
+    Message="the worker stopped during the Cognito call; a code was probably sent",
+    Reason=OUTCOME_UNKNOWN,
+)
+OnCall = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,12 @@ class Processor:
         self._claims = claims
         self._has_dead_letter_queue = settings.dead_letter_queue_url is not None
 
-    async def process(self, delivery: Delivery) -> Disposition:
+    async def process(self, delivery: Delivery, on_call: OnCall | None = None) -> Disposition:
+        """The disposition of one message; ``on_call`` is told the moment its call may go out.
+
+        From that moment the message must not be handed back: the consumer lets it finish even
+        at shutdown.
+        """
         try:
             request = parse_body(delivery.body)
         except InvalidRequest as exc:
@@ -131,19 +152,37 @@ class Processor:
         if isinstance(claim, Answered):
             result = claim.result.model_copy(update={"Username": request.Username})
             return Publish(result, publish=not claim.published)
-        return await self._call_cognito(delivery, request, request_id, claim)
+        return await self._call_cognito(delivery, request, request_id, claim, on_call)
 
     async def _call_cognito(
-        self, delivery: Delivery, request: ResendRequest, request_id: str, claim: Proceed
+        self,
+        delivery: Delivery,
+        request: ResendRequest,
+        request_id: str,
+        claim: Proceed,
+        on_call: OnCall | None,
     ) -> Disposition:
         result: Result | None = None
+
+        async def before_send() -> None:
+            provisional = self._result(delivery, request, request_id, Outcome.UNKNOWN, ABANDONED)
+            await self._claims.mark_sending(claim, provisional)
+            if on_call is not None:
+                on_call()
+
         try:
             secret_hash = self._secrets.secret_hash_for(
                 request.ClientId, request.Username, request.SecretHash
             )
-            call = await self._caller.resend(
-                request.cognito_params(secret_hash), holds_claim=claim.holds_claim
-            )
+            try:
+                call = await self._caller.resend(
+                    request.cognito_params(secret_hash), before_send=before_send
+                )
+            except CallNotStarted as exc:
+                reason = str(exc)
+                return self._defer_or_fail(
+                    delivery, request, request_id, reason, STORE_DOWN_DEFER_SECONDS
+                )
             structlog.contextvars.bind_contextvars(cognito_calls=call.calls)
             if isinstance(call, Sent):
                 result = self._result(delivery, request, request_id, Outcome.SENT)
@@ -152,7 +191,14 @@ class Processor:
                 )
                 return Publish(result, claim=claim)
             verdict = call.verdict
+            if verdict.action is not Action.UNKNOWN:
+                claim.nothing_sent()
             error = ErrorInfo(Code=verdict.code, Message=verdict.message, Reason=verdict.reason)
+            if verdict.action is Action.UNKNOWN:
+                cause = "read_timeout" if verdict.code == READ_TIMEOUT else "connection_lost"
+                metrics.unknown_outcomes.labels(cause).inc()
+                result = self._result(delivery, request, request_id, Outcome.UNKNOWN, error)
+                return Publish(result, claim=claim)
             if verdict.action is Action.PERMANENT:
                 result = self._result(delivery, request, request_id, Outcome.FAILED, error)
                 return Publish(result)
@@ -167,6 +213,17 @@ class Processor:
             return disposition
         finally:
             await self._claims.finish(claim, result)
+
+    async def flush_store(self) -> None:
+        """At shutdown: write the dedupe completions still kept in memory, if the store answers."""
+        try:
+            await self._claims.flush()
+        except DedupeStoreError as exc:
+            log.error(
+                "dedupe completions lost at shutdown; the store is unreachable",
+                pending=self._claims.pending_completions,
+                error=str(exc),
+            )
 
     async def published(self, disposition: Publish) -> None:
         """The disposition's result went out: remember it, so a redelivery is not answered again."""

@@ -1,12 +1,17 @@
 """The retry policy: every decision about trying again lives in this module.
 
 Every Cognito outcome is classified by ``Error.Code`` (never by HTTP status: Cognito answers 400
-for TooManyRequestsException) into one of three actions:
+for TooManyRequestsException) into one of four actions:
 
 - ``RETRY`` now, in-process, with full-jitter exponential backoff bounded in attempts and time.
+  Only for failures that prove nothing was sent: an answer from Cognito, or a connection that
+  never opened.
 - ``DEFER``: hand the message back to SQS with a visibility delay that grows with the number of
   deliveries, and publish nothing yet.
 - ``PERMANENT``: publish ``failed`` and delete.
+- ``UNKNOWN``: the request may have reached Cognito and no answer came (a read timeout, a
+  connection lost after the request was written, an answer we could not read). A code was
+  probably sent: never retried or deferred, answered ``unknown``, remembered for the window.
 
 Each message also has a delivery budget (``RESEND_MAX_ATTEMPTS`` deliveries and
 ``RESEND_MAX_MESSAGE_AGE_SECONDS``); a deferral that would exceed it becomes a ``failed`` result
@@ -23,10 +28,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from aiohttp import ClientConnectionError, ServerDisconnectedError
+from aiohttp import ClientConnectorError
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     ParamValidationError,
@@ -50,6 +54,7 @@ class Action(StrEnum):
     RETRY = "retry"
     DEFER = "defer"
     PERMANENT = "permanent"
+    UNKNOWN = "unknown"
 
 
 RETRY_NOW = frozenset({"TooManyRequestsException", "InternalErrorException"})
@@ -80,6 +85,7 @@ PERMANENT = frozenset(
 # Error.Code values for failures that never reached Cognito's answer.
 READ_TIMEOUT = "ReadTimeout"
 CONNECTION_ERROR = "ConnectionError"
+CONNECTION_LOST = "ConnectionLost"
 HTTP_5XX = "ServiceUnavailable"
 
 # Reasons that tell apart the two meanings of LimitExceededException, and other causes.
@@ -87,6 +93,7 @@ PER_USER_LIMIT = "per_user_limit"
 DAILY_EMAIL_LIMIT = "daily_email_limit"
 ALREADY_CONFIRMED = "already_confirmed"
 RETRIES_EXHAUSTED = "retries_exhausted"
+OUTCOME_UNKNOWN = "outcome_unknown"
 
 # Deferral delays, in seconds.
 DEFER_BASE_SECONDS = 30
@@ -128,33 +135,40 @@ def classify(exc: BaseException) -> Verdict:
         # A code Cognito did not document when this was written: keep the message and let the
         # delivery budget decide, rather than answer a user "failed" for something new.
         return Verdict(Action.DEFER, code or f"HTTP{status}", message)
-    if isinstance(exc, ReadTimeoutError):
-        return Verdict(Action.RETRY, READ_TIMEOUT, "no answer within the read timeout")
-    if isinstance(
-        exc,
-        ConnectTimeoutError
-        | EndpointConnectionError
-        | ConnectionClosedError
-        | ClientConnectionError
-        | ServerDisconnectedError
-        | ConnectionError,
-    ):
-        return Verdict(Action.RETRY, CONNECTION_ERROR, type(exc).__name__)
     if isinstance(exc, ParamValidationError):
         return Verdict(Action.PERMANENT, "ParamValidationError", "request rejected before sending")
-    return Verdict(Action.DEFER, type(exc).__name__, "unexpected error")
+    never_left = (
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ClientConnectorError,
+        ConnectionRefusedError,
+    )
+    if isinstance(exc, never_left):
+        # The connection never opened, so the request never left.
+        return Verdict(Action.RETRY, CONNECTION_ERROR, type(exc).__name__)
+    return unknown_verdict(exc)
+
+
+def unknown_verdict(exc: BaseException) -> Verdict:
+    """Anything else may have happened after the request was written: outcome unknown.
+
+    botocore's ReadTimeoutError (a subclass of ConnectionError), a connection reset or closed
+    mid-answer, an answer that could not be parsed, an error we did not foresee: in each, Cognito
+    may have sent the code. Calling again could send a second one and void the first.
+    """
+    if isinstance(exc, ReadTimeoutError):
+        message = "no answer within the read timeout"
+        return Verdict(Action.UNKNOWN, READ_TIMEOUT, message, OUTCOME_UNKNOWN)
+    message = f"no answer read ({type(exc).__name__})"
+    return Verdict(Action.UNKNOWN, CONNECTION_LOST, message, OUTCOME_UNKNOWN)
 
 
 class RetryNow(retry_base):
     """The retry-now rule for one request's Cognito call, usable as tenacity's predicate.
 
-    A read timeout is ambiguous (Cognito may have sent the code), so it is retried at most once,
-    and only when the caller holds the user's dedupe claim, so that no other attempt for the same
-    user can be in flight.
+    Only ``RETRY`` verdicts: a read timeout or a lost connection is never retried, whoever holds
+    the claim, since Cognito may already have sent the code.
     """
-
-    def __init__(self, read_timeout_retry_allowed: bool) -> None:
-        self._read_timeouts_left = 1 if read_timeout_retry_allowed else 0
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         outcome = retry_state.outcome
@@ -162,15 +176,8 @@ class RetryNow(retry_base):
         return exc is not None and self.allows(exc)
 
     def allows(self, exc: BaseException) -> bool:
-        """Whether this failure may be retried now; spends the one read-timeout retry."""
-        verdict = classify(exc)
-        if verdict.action is not Action.RETRY:
-            return False
-        if verdict.code == READ_TIMEOUT:
-            if self._read_timeouts_left <= 0:
-                return False
-            self._read_timeouts_left -= 1
-        return True
+        """Whether this failure may be retried now."""
+        return classify(exc).action is Action.RETRY
 
 
 BACKOFF_MULTIPLIER_SECONDS = 0.1

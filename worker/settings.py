@@ -110,7 +110,9 @@ class Settings(BaseSettings):
 
     # The Cognito call.
     cognito_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
-    cognito_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Longer than the 5 s a CustomMessage Lambda trigger may take: a read timeout is an unknown
+    # outcome (a code probably sent, never retried), so it must be rare.
+    cognito_read_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     cognito_max_rps: float = Field(default=10.0, gt=0, le=10_000)
     expected_replicas: int = Field(default=1, ge=1, le=1000)
     # Redis URLs may carry a password (redis://:password@host): secrets that never print.
@@ -231,6 +233,13 @@ class Settings(BaseSettings):
                     f"RESEND_USER_POOLS: pool {position} is not in the user pools' region "
                     "(RESEND_COGNITO_REGION, else AWS_REGION)"
                 )
+        call_seconds = self.cognito_connect_timeout_seconds + self.cognito_read_timeout_seconds
+        if self.shutdown_timeout_seconds < call_seconds:
+            # A call under way is waited for, never cancelled: the timeout must cover one.
+            raise ValueError(
+                "RESEND_SHUTDOWN_TIMEOUT_SECONDS must be at least RESEND_COGNITO_CONNECT_TIMEOUT"
+                "_SECONDS + RESEND_COGNITO_READ_TIMEOUT_SECONDS (one Cognito call)"
+            )
         if self.retry_max_seconds >= self.visibility_timeout_seconds / 2:
             raise ValueError(
                 "RESEND_RETRY_MAX_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"

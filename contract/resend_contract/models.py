@@ -112,10 +112,19 @@ class ResendRequest(_Strict):
 
 
 class Outcome(StrEnum):
+    """What became of a request; also the ``outcome`` SNS message attribute, to filter on.
+
+    ``unknown``: the request may have reached Cognito but its answer never came (a read timeout,
+    a connection lost after the request was written, a worker that died mid-call). A code was
+    probably sent; the worker does not call again within the dedupe window, and says so rather
+    than guess ``sent`` or ``failed``.
+    """
+
     SENT = "sent"
     DUPLICATE = "duplicate"
     FAILED = "failed"
     INVALID = "invalid"
+    UNKNOWN = "unknown"
 
 
 class ErrorInfo(BaseModel):

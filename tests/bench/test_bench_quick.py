@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ITEMS = {"cpu", "goodput", "latency", "memory", "duplicates"}
+ITEMS = {"cpu", "goodput", "latency", "memory", "duplicates", "store_writes"}
 # One figure per item that a working run always measures (a number, whatever its value).
 MEASURED = {
     "cpu": "worker_msgs_per_s",
@@ -22,6 +22,7 @@ MEASURED = {
     "latency": "e2e_p99_ms",
     "memory": "dedupe_bytes_per_entry",
     "duplicates": "memory_calls_per_user",
+    "store_writes": "redis_extra_ms",
 }
 
 

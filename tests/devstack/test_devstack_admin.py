@@ -52,6 +52,7 @@ def test_faults_route_merges_changes_and_answers_every_knob(devstack: DevStack) 
         "user_errors",
         "latency_ms",
         "jitter_ms",
+        "hold_users",
     }
     http(devstack, "POST", "/_devstack/cognito/faults", json.dumps({"quota_rps": 7}).encode())
     status, body = http(

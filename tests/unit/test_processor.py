@@ -13,7 +13,7 @@ from resend_contract.models import Outcome
 
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets
-from worker.cognito import NotSent, Sent
+from worker.cognito import BeforeSend, NotSent, Sent
 from worker.dedupe.memory import MemoryDedupeStore
 from worker.processor import Defer, Delivery, Processor, Publish
 from worker.retry import Action, Verdict
@@ -29,7 +29,11 @@ class FakeCaller:
         self.calls: list[dict[str, Any]] = []
         self.answer = answer or Sent(DETAILS, 1)
 
-    async def resend(self, params: dict[str, Any], *, holds_claim: bool) -> Sent | NotSent:
+    async def resend(
+        self, params: dict[str, Any], *, before_send: BeforeSend | None = None
+    ) -> Sent | NotSent:
+        if before_send is not None:
+            await before_send()
         self.calls.append(params)
         return self.answer
 
@@ -49,7 +53,6 @@ async def make(caller: FakeCaller, **settings: Any) -> Processor:
         MemoryDedupeStore(1000),
         window_seconds=60,
         lease_seconds=5,
-        case_sensitive=False,
         fail_open=False,
     )
     return Processor(config, secrets, caller, claims)  # type: ignore[arg-type]

@@ -1,10 +1,21 @@
 """The dedupe store contract shared by every backend.
 
-A record says "someone is sending a code to this user right now" (INPROGRESS, with a short lease
-its owner keeps renewing) or "a code was sent to this user recently" (COMPLETED, until the dedupe
-window ends, with the result to answer duplicates with). The model follows Powertools for AWS
-Lambda's idempotency records, but an INPROGRESS record lives for a lease of seconds rather than
-an hour: a worker that crashes mid-call blocks its user only until the lease runs out.
+A record says one of three things about a user:
+
+- INPROGRESS: someone claimed the user and has not called Cognito yet. A short lease its owner
+  keeps renewing; a worker that dies here blocks its user only until the lease runs out, since
+  nothing was sent.
+- SENDING: the owner is about to write (or has written) the request to Cognito. From here a code
+  may have been sent, so the record lives for the whole dedupe window, whatever becomes of its
+  owner, and carries the provisional result (outcome unknown) to answer with. The owner's lease
+  (``lease_expires_at``) still says whether it is alive: while it is, others wait for the
+  outcome; once it lapses, the owner vanished mid-call and its record answers for it.
+- COMPLETED: a code was sent (or may have been) recently; until the window ends, with the
+  result to answer duplicates with.
+
+The model follows Powertools for AWS Lambda's idempotency records, with a lease instead of an
+hour-long INPROGRESS, and SENDING added so that a lease lapsing mid-call never lets a second
+call through.
 
 Every write is conditional on the owner token, so a worker whose lease lapsed and was taken over
 can never overwrite or delete the new owner's record. All operations are also safe to retry with
@@ -36,6 +47,7 @@ T = TypeVar("T")
 
 class Status(StrEnum):
     IN_PROGRESS = "INPROGRESS"
+    SENDING = "SENDING"
     COMPLETED = "COMPLETED"
 
 
@@ -43,8 +55,10 @@ class Status(StrEnum):
 class Record:
     """One user's dedupe state.
 
-    ``expires_at`` is unix seconds: the lease end while INPROGRESS, the window end once
-    COMPLETED. ``result`` is set only on COMPLETED records.
+    ``expires_at`` is unix seconds (the store's clock): the lease end while INPROGRESS, the
+    window end once SENDING or COMPLETED. ``lease_expires_at`` is the owner's lease on a SENDING
+    record (None otherwise). ``result`` is set on SENDING (the provisional result) and COMPLETED
+    records.
     """
 
     key: str
@@ -52,6 +66,15 @@ class Record:
     owner: str
     expires_at: float
     result: dict[str, Any] | None
+    lease_expires_at: float | None = None
+
+    def abandoned(self, now: float) -> bool:
+        """A SENDING record whose owner stopped renewing: it vanished mid-call."""
+        return (
+            self.status is Status.SENDING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at <= now
+        )
 
 
 @dataclass(frozen=True)
@@ -80,18 +103,45 @@ class DedupeStore(ABC):
         return await self._observe("claim", self._claim(key, owner, lease_seconds))
 
     async def renew(self, key: str, owner: str, lease_seconds: float) -> bool:
-        """Restart the lease at now + lease_seconds if the owner still holds an unexpired lease."""
+        """Restart the lease at now + lease_seconds if the owner still holds an unexpired lease.
+
+        On a SENDING record this restarts ``lease_expires_at`` and leaves the window alone.
+        """
         _check_ids(key, owner)
         _check_duration("lease_seconds", lease_seconds)
         return await self._observe("renew", self._renew(key, owner, lease_seconds))
 
+    async def mark_sending(
+        self,
+        key: str,
+        owner: str,
+        result: dict[str, Any],
+        lease_seconds: float,
+        window_seconds: float,
+    ) -> bool:
+        """Turn the owner's live INPROGRESS record into SENDING, before the call goes out.
+
+        The record then lives until now + window_seconds with ``result`` (the provisional,
+        outcome-unknown result) and the owner's lease until now + lease_seconds. False when the
+        owner no longer holds the lease: then the call must not be made. True again if the same
+        owner already marked it.
+        """
+        _check_ids(key, owner)
+        _check_duration("lease_seconds", lease_seconds)
+        _check_duration("window_seconds", window_seconds)
+        return await self._observe(
+            "mark_sending",
+            self._mark_sending(key, owner, _result_json(result), lease_seconds, window_seconds),
+        )
+
     async def complete(
         self, key: str, owner: str, result: dict[str, Any], window_seconds: float
     ) -> bool:
-        """Turn the owner's live INPROGRESS record into COMPLETED until now + window_seconds.
+        """Turn the owner's INPROGRESS or SENDING record into COMPLETED until now + window_seconds.
 
-        False when the owner no longer holds the lease (it lapsed, or someone took over); true
-        again if the same owner already completed it.
+        A SENDING record is completed even after its owner's lease lapsed (a completion written
+        late, once the store is back); it can never have been taken over. False when the record
+        is gone or not the owner's; true again if the same owner already completed it.
         """
         _check_ids(key, owner)
         _check_duration("window_seconds", window_seconds)
@@ -111,7 +161,10 @@ class DedupeStore(ABC):
         )
 
     async def release(self, key: str, owner: str) -> None:
-        """Drop the owner's INPROGRESS record so the next delivery can claim at once."""
+        """Drop the owner's INPROGRESS or SENDING record so the next delivery can claim at once.
+
+        Release a SENDING record only when Cognito's answer proved that nothing was sent.
+        """
         _check_ids(key, owner)
         await self._observe("release", self._release(key, owner))
 
@@ -172,6 +225,16 @@ class DedupeStore(ABC):
 
     @abstractmethod
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool: ...
+
+    @abstractmethod
+    async def _mark_sending(
+        self,
+        key: str,
+        owner: str,
+        result_json: str,
+        lease_seconds: float,
+        window_seconds: float,
+    ) -> bool: ...
 
     @abstractmethod
     async def _complete(

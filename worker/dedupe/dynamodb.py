@@ -3,24 +3,15 @@
 Table schema (one item per user; :func:`table_spec` returns it as CreateTable arguments)::
 
     pk             S  HASH key: "<prefix>:dedupe:<sha256 hex>" (no raw username ever)
-    status         S  "INPROGRESS" | "COMPLETED"
+    status         S  "INPROGRESS" | "SENDING" | "COMPLETED"
     owner          S  opaque token of the claimer
     expires_at_ms  N  integer unix milliseconds: lease end, then window end (what conditions check)
     expires_at     N  integer unix seconds, rounded up from expires_at_ms: the TTL attribute
-    result         S  JSON of the result, on COMPLETED items only
+    lease_expires_at_ms  N  the owner's lease on a SENDING item
+    result         S  JSON of the result: provisional on SENDING items, final on COMPLETED ones
 
-CloudFormation::
-
-    DedupeTable:
-      Type: AWS::DynamoDB::Table
-      Properties:
-        BillingMode: PAY_PER_REQUEST
-        AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
-        KeySchema: [{AttributeName: pk, KeyType: HASH}]
-        TimeToLiveSpecification: {AttributeName: expires_at, Enabled: true}
-
-IAM: dynamodb:GetItem, PutItem, UpdateItem and DeleteItem on the table (ping is a GetItem, so
-no DescribeTable is needed).
+CloudFormation: ``DedupeTable`` in ``deploy/cloudformation/resend-worker.yaml``. IAM:
+dynamodb:GetItem, PutItem, UpdateItem and DeleteItem on the table (ping is a GetItem).
 
 TTL only keeps the table small: AWS deletes expired items days late and moto never does, so every
 condition compares ``expires_at_ms`` with the worker's clock (keep NTP running). The TTL value is
@@ -51,6 +42,10 @@ TTL_ATTRIBUTE = "expires_at"
 
 _NAMES = {"#status": "status", "#owner": "owner"}
 _OWNED_LIVE = "#status = :in_progress AND #owner = :owner AND expires_at_ms > :now"
+_OWNED_SENDING_LEASE = "#status = :sending AND #owner = :owner AND lease_expires_at_ms > :now"
+_OWNED_OPEN = (
+    "#owner = :owner AND expires_at_ms > :now AND (#status = :in_progress OR #status = :sending)"
+)
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _PING_KEY = "ping"
 
@@ -177,11 +172,83 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":in_progress": {"S": Status.IN_PROGRESS.value},
                     ":owner": {"S": owner},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != _CONDITION_FAILED:
+                raise
+            existing = await self._blocking_item(exc, key, now_ms)
+            if existing is None or existing.status is not Status.SENDING:
+                return False
+            return await self._renew_sending(client, key, owner, now_ms, expires_ms)
+        return True
+
+    async def _renew_sending(
+        self, client: Any, key: str, owner: str, now_ms: int, lease_ms: int
+    ) -> bool:
+        try:
+            await client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": self.partition_key(key)}},
+                UpdateExpression="SET lease_expires_at_ms = :lease_ms",
+                ConditionExpression=_OWNED_SENDING_LEASE,
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    ":lease_ms": {"N": str(lease_ms)},
+                    ":now": {"N": str(now_ms)},
+                    ":sending": {"S": Status.SENDING.value},
+                    ":owner": {"S": owner},
+                },
             )
         except ClientError as exc:
             if _code(exc) != _CONDITION_FAILED:
                 raise
             return False
+        return True
+
+    async def _mark_sending(
+        self,
+        key: str,
+        owner: str,
+        result_json: str,
+        lease_seconds: float,
+        window_seconds: float,
+    ) -> bool:
+        client = await self._dynamodb()
+        now_ms = _now_ms()
+        expires_ms = now_ms + _millis(window_seconds)
+        try:
+            await client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": self.partition_key(key)}},
+                UpdateExpression=(
+                    "SET #status = :sending, expires_at_ms = :expires_ms, expires_at = :ttl,"
+                    " lease_expires_at_ms = :lease_ms, #result = :result"
+                ),
+                ConditionExpression=_OWNED_LIVE,
+                ExpressionAttributeNames={**_NAMES, "#result": "result"},
+                ExpressionAttributeValues={
+                    ":sending": {"S": Status.SENDING.value},
+                    ":expires_ms": {"N": str(expires_ms)},
+                    ":ttl": {"N": str(_ttl(expires_ms))},
+                    ":lease_ms": {"N": str(now_ms + _millis(lease_seconds))},
+                    ":result": {"S": result_json},
+                    ":now": {"N": str(now_ms)},
+                    ":in_progress": {"S": Status.IN_PROGRESS.value},
+                    ":owner": {"S": owner},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != _CONDITION_FAILED:
+                raise
+            # A retried mark whose first attempt took effect finds its own SENDING item.
+            existing = await self._blocking_item(exc, key, now_ms)
+            return (
+                existing is not None
+                and existing.status is Status.SENDING
+                and existing.owner == owner
+            )
         return True
 
     async def _complete(
@@ -196,9 +263,9 @@ class DynamoDBDedupeStore(DedupeStore):
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression=(
                     "SET #status = :completed, expires_at_ms = :expires_ms, expires_at = :ttl,"
-                    " #result = :result"
+                    " #result = :result REMOVE lease_expires_at_ms"
                 ),
-                ConditionExpression=_OWNED_LIVE,
+                ConditionExpression=_OWNED_OPEN,
                 ExpressionAttributeNames={**_NAMES, "#result": "result"},
                 ExpressionAttributeValues={
                     ":completed": {"S": Status.COMPLETED.value},
@@ -207,6 +274,7 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":result": {"S": result_json},
                     ":now": {"N": str(now_ms)},
                     ":in_progress": {"S": Status.IN_PROGRESS.value},
+                    ":sending": {"S": Status.SENDING.value},
                     ":owner": {"S": owner},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -253,10 +321,12 @@ class DynamoDBDedupeStore(DedupeStore):
             await client.delete_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
-                ConditionExpression="#status = :in_progress AND #owner = :owner",
+                ConditionExpression="(#status = :in_progress OR #status = :sending)"
+                " AND #owner = :owner",
                 ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
                     ":in_progress": {"S": Status.IN_PROGRESS.value},
+                    ":sending": {"S": Status.SENDING.value},
                     ":owner": {"S": owner},
                 },
             )
@@ -301,12 +371,14 @@ def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
     if expires_ms <= now_ms:
         return None
     result = item.get("result")
+    lease = item.get("lease_expires_at_ms")
     return Record(
         key=key,
         status=Status(item["status"]["S"]),
         owner=item["owner"]["S"],
         expires_at=expires_ms / 1000,
         result=json.loads(result["S"]) if result else None,
+        lease_expires_at=int(lease["N"]) / 1000 if lease else None,
     )
 
 

@@ -28,10 +28,11 @@ class _Entry(NamedTuple):
     owner: str
     expires_at: float
     result_json: str | None
+    lease_expires_at: float | None = None
 
     def record(self, key: str) -> Record:
         result = None if self.result_json is None else json.loads(self.result_json)
-        return Record(key, self.status, self.owner, self.expires_at, result)
+        return Record(key, self.status, self.owner, self.expires_at, result, self.lease_expires_at)
 
 
 class MemoryDedupeStore(DedupeStore):
@@ -62,9 +63,38 @@ class MemoryDedupeStore(DedupeStore):
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
         now = self._clock()
         current = self._live(key, now)
-        if current is None or current.status is not Status.IN_PROGRESS or current.owner != owner:
+        if current is None or current.owner != owner:
+            return False
+        if current.status is Status.SENDING:
+            if current.lease_expires_at is None or current.lease_expires_at <= now:
+                return False
+            self._records[key] = current._replace(lease_expires_at=now + lease_seconds)
+            return True
+        if current.status is not Status.IN_PROGRESS:
             return False
         self._write(key, _Entry(Status.IN_PROGRESS, owner, now + lease_seconds, None), now)
+        return True
+
+    async def _mark_sending(
+        self,
+        key: str,
+        owner: str,
+        result_json: str,
+        lease_seconds: float,
+        window_seconds: float,
+    ) -> bool:
+        now = self._clock()
+        current = self._live(key, now)
+        if current is None or current.owner != owner:
+            return False
+        if current.status is Status.SENDING:
+            return True
+        if current.status is not Status.IN_PROGRESS:
+            return False
+        entry = _Entry(
+            Status.SENDING, owner, now + window_seconds, result_json, now + lease_seconds
+        )
+        self._write(key, entry, now)
         return True
 
     async def _complete(
@@ -89,7 +119,11 @@ class MemoryDedupeStore(DedupeStore):
 
     async def _release(self, key: str, owner: str) -> None:
         current = self._records.get(key)
-        if current is not None and current.status is Status.IN_PROGRESS and current.owner == owner:
+        if (
+            current is not None
+            and current.status in (Status.IN_PROGRESS, Status.SENDING)
+            and current.owner == owner
+        ):
             del self._records[key]
 
     async def _get(self, key: str) -> Record | None:

@@ -3,12 +3,13 @@
 One string key per user, ``<prefix>:dedupe:<key>``, holding the record as JSON::
 
     {"status": "INPROGRESS", "owner": "...", "expires_at": 1732612345.123456, "result": null}
+    {"status": "SENDING", "owner": "...", "expires_at": ..., "lease_expires_at": ..., "result": {}}
 
-Its PX expiry matches the record: the lease while INPROGRESS, the window once COMPLETED, so Redis
-itself drops dead records. Every operation is one Lua script, which makes check-and-write atomic
-without WATCH round trips. The scripts read the clock with Redis's TIME, so all replicas judge
-expiry by one clock however far theirs drift; ``expires_at`` is therefore Redis server time. The
-scripts never re-encode a stored result (Lua's cjson would round numbers to 14 digits): they
+Its PX expiry matches the record: the lease while INPROGRESS, the window once SENDING or COMPLETED,
+so Redis itself drops dead records. Every operation is one Lua script, which makes check-and-write
+atomic without WATCH round trips. The scripts read the clock with Redis's TIME, so all replicas
+judge expiry by one clock however far theirs drift; ``expires_at`` is therefore Redis server time.
+The scripts never re-encode a stored result (Lua's cjson would round numbers to 14 digits): they
 splice the JSON the worker serialised.
 
 The client connects lazily on the first operation (redis-py opens pooled connections on demand),
@@ -61,14 +62,54 @@ return {1, value}
 """
 )
 
-# ARGV: owner, lease_ms. Returns 1 if renewed.
+# The result as stored, spliced back without re-encoding. The first ',"result":' is the real one:
+# inside the owner string cjson escapes every quote.
+_SENDING = """
+local function sending(expires_at, lease_expires_at, result_json)
+  return '{"status":"SENDING","owner":' .. cjson.encode(owner)
+    .. ',"expires_at":' .. string.format('%.6f', expires_at)
+    .. ',"lease_expires_at":' .. string.format('%.6f', lease_expires_at)
+    .. ',"result":' .. result_json .. '}'
+end
+local function stored_result(raw)
+  local at = string.find(raw, ',"result":', 1, true)
+  return string.sub(raw, at + 10, -2)
+end
+"""
+
+# ARGV: owner, lease_ms. Returns 1 if renewed. A SENDING record keeps its window (KEEPTTL).
 _RENEW = (
     _PRELUDE
+    + _SENDING
     + """
 local lease_ms = tonumber(ARGV[2])
-local record = load()
-if not record or record.status ~= 'INPROGRESS' or record.owner ~= owner then return 0 end
+local record, raw = load()
+if not record or record.owner ~= owner then return 0 end
+if record.status == 'SENDING' then
+  if tonumber(record.lease_expires_at) <= now then return 0 end
+  local value = sending(tonumber(record.expires_at), now + lease_ms / 1000, stored_result(raw))
+  redis.call('SET', KEYS[1], value, 'KEEPTTL')
+  return 1
+end
+if record.status ~= 'INPROGRESS' then return 0 end
 redis.call('SET', KEYS[1], in_progress(now + lease_ms / 1000), 'PX', lease_ms)
+return 1
+"""
+)
+
+# ARGV: owner, lease_ms, window_ms, result JSON. Returns 1 if marked (now or earlier).
+_MARK_SENDING = (
+    _PRELUDE
+    + _SENDING
+    + """
+local lease_ms = tonumber(ARGV[2])
+local window_ms = tonumber(ARGV[3])
+local record = load()
+if not record or record.owner ~= owner then return 0 end
+if record.status == 'SENDING' then return 1 end
+if record.status ~= 'INPROGRESS' then return 0 end
+local value = sending(now + window_ms / 1000, now + lease_ms / 1000, ARGV[4])
+redis.call('SET', KEYS[1], value, 'PX', window_ms)
 return 1
 """
 )
@@ -81,7 +122,7 @@ local window_ms = tonumber(ARGV[2])
 local record = load()
 if not record or record.owner ~= owner then return 0 end
 if record.status == 'COMPLETED' then return 1 end
-if record.status ~= 'INPROGRESS' then return 0 end
+if record.status ~= 'INPROGRESS' and record.status ~= 'SENDING' then return 0 end
 local value = '{"status":"COMPLETED","owner":' .. cjson.encode(owner)
   .. ',"expires_at":' .. string.format('%.6f', now + window_ms / 1000)
   .. ',"result":' .. ARGV[3] .. '}'
@@ -113,12 +154,12 @@ return raw
 """
 )
 
-# ARGV: owner. Deletes the owner's INPROGRESS record, live or not.
+# ARGV: owner. Deletes the owner's INPROGRESS or SENDING record, live or not.
 _RELEASE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local record = cjson.decode(raw)
-if record.status == 'INPROGRESS' and record.owner == ARGV[1] then
+if (record.status == 'INPROGRESS' or record.status == 'SENDING') and record.owner == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -172,6 +213,19 @@ class RedisDedupeStore(DedupeStore):
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
         return int(await self._run(_RENEW, key, owner, _millis(lease_seconds))) == 1
 
+    async def _mark_sending(
+        self,
+        key: str,
+        owner: str,
+        result_json: str,
+        lease_seconds: float,
+        window_seconds: float,
+    ) -> bool:
+        marked = await self._run(
+            _MARK_SENDING, key, owner, _millis(lease_seconds), _millis(window_seconds), result_json
+        )
+        return int(marked) == 1
+
     async def _complete(
         self, key: str, owner: str, result_json: str, window_seconds: float
     ) -> bool:
@@ -204,10 +258,12 @@ def _millis(seconds: float) -> int:
 
 def _record(key: str, document: str) -> Record:
     data = json.loads(document)
+    lease = data.get("lease_expires_at")
     return Record(
         key=key,
         status=Status(data["status"]),
         owner=str(data["owner"]),
         expires_at=float(data["expires_at"]),
         result=data["result"],
+        lease_expires_at=None if lease is None else float(lease),
     )
