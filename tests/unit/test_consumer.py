@@ -98,8 +98,12 @@ class FakeProcessor:
     running: int = 0
     most_running: int = 0
 
-    async def process(self, item: Delivery) -> Disposition:
+    calls: bool = False  # the message's Cognito call starts as soon as it is processed
+
+    async def process(self, item: Delivery, on_call: Callable[[], None]) -> Disposition:
         self.order.append(item.message_id)
+        if self.calls:
+            on_call()
         self.running += 1
         self.most_running = max(self.most_running, self.running)
         try:
@@ -109,6 +113,9 @@ class FakeProcessor:
             self.running -= 1
 
     async def published(self, disposition: Publish) -> None:
+        return None
+
+    async def flush_store(self) -> None:
         return None
 
 
@@ -229,3 +236,26 @@ async def test_a_message_whose_processing_raises_comes_back_later(fifo: bool) ->
     assert queue.visibility == [("h-1", 30)]
     assert publisher.published == []
     assert queue.deleted == []
+
+
+@pytest.mark.parametrize("calling", [False, True])
+async def test_shutdown_cancels_only_messages_whose_call_never_started(calling: bool) -> None:
+    queue = FakeQueue(batches=[[delivery(1)]])
+    processor = FakeProcessor(hold=1.5, calls=calling)
+    worker, publisher = consumer(queue, processor)
+    task = asyncio.create_task(worker.run(shutdown_timeout=0.3))
+    while not processor.running:
+        await asyncio.sleep(0.01)
+
+    worker.stop()
+    queue.poll_release.set()
+    await asyncio.wait_for(task, 5)
+
+    if calling:
+        # Waited for past the shutdown timeout, answered and deleted.
+        assert publisher.published == ["m-1"]
+        assert queue.deleted == ["h-1"]
+    else:
+        # Cancelled and handed back at once.
+        assert publisher.published == []
+        assert ("h-1", 0) in queue.visibility
