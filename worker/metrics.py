@@ -33,12 +33,14 @@ class DedupeHit(StrEnum):
     COMPLETED = "completed"
     IN_PROGRESS = "in_progress"
     REDELIVERY = "redelivery"
+    ABANDONED = "abandoned"  # a record left by a worker that died mid-call
 
 
 class StoreOperation(StrEnum):
     """Operations of the dedupe store, as ``dedupe_store_*`` label them."""
 
     CLAIM = "claim"
+    MARK_SENDING = "mark_sending"
     RENEW = "renew"
     COMPLETE = "complete"
     UPDATE_RESULT = "update_result"
@@ -101,6 +103,7 @@ dedupe_hits = Counter(
     " abandoned: a record left by a worker that died mid-call).",
     ["kind"],
 )
+UNKNOWN_OUTCOME_CAUSES = ("read_timeout", "connection_lost", "abandoned")
 unknown_outcomes = Counter(
     f"{PREFIX}_unknown_outcomes_total",
     "Requests answered unknown (a code was probably sent, never called again), by cause"
@@ -161,6 +164,13 @@ client_secrets_refresh = Counter(
     "Reloads of the client secrets, by result (ok, error).",
     ["result"],
 )
+HTTP_DROP_REASONS = (
+    "header_timeout",
+    "head_too_large",
+    "evicted",
+    "over_capacity",
+    "write_timeout",
+)
 http_connections_dropped = Counter(
     f"{PREFIX}_http_connections_dropped_total",
     "Connections to the metrics/health port closed unanswered, by reason (header_timeout, "
@@ -175,8 +185,6 @@ client_secrets_refresh_failures = Counter(
     "(unreadable, too_large, not_utf8, invalid).",
     ["reason"],
 )
-for _reason in CLIENT_SECRETS_FAILURE_REASONS:
-    client_secrets_refresh_failures.labels(_reason)
 last_successful_poll = Gauge(
     f"{PREFIX}_last_successful_poll_timestamp_seconds",
     "Unix time of the last ReceiveMessage that completed without error.",
@@ -216,6 +224,9 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
         dedupe_store_errors: _values(StoreOperation),
         sns_publish: _values([OK, ERROR]),
         client_secrets_refresh: _values([OK, ERROR]),
+        client_secrets_refresh_failures: _values(CLIENT_SECRETS_FAILURE_REASONS),
+        unknown_outcomes: _values(UNKNOWN_OUTCOME_CAUSES),
+        http_connections_dropped: _values(HTTP_DROP_REASONS),
     }
 
 
