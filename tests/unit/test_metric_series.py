@@ -48,7 +48,13 @@ def test_codes_follow_the_retry_policy_tables() -> None:
     assert retry.DEFER - {"LimitExceededException"} <= deferrals
     # LimitExceededException is always deferred under one of its two reasons, never its code.
     assert "LimitExceededException" not in deferrals
-    assert known[metrics.messages_processed] == ("duplicate", "failed", "invalid", "sent", "unknown")
+    assert known[metrics.messages_processed] == (
+        "duplicate",
+        "failed",
+        "invalid",
+        "sent",
+        "unknown",
+    )
 
 
 def test_export_creates_every_series_at_zero() -> None:
