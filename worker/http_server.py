@@ -10,6 +10,9 @@ until the probes fail and the orchestrator kills a healthy worker. Here:
 * at most ``max_connections`` are open at once. A connection beyond the cap evicts the oldest
   one still waiting for its request head, so clients that send nothing cannot keep a probe out;
   only when every open connection is already being answered is the newcomer closed;
+* the kernel's accept queue (``backlog``) is deep enough for a flood of connections, so a
+  probe's connection waits there to be accepted (and evicts an older one) rather than having its
+  SYN dropped, which would cost it the kernel's one-second retransmission;
 * each response is written within ``write_timeout`` seconds and the connection closed after it
   (``Connection: close``), so a client that never reads holds nothing for long.
 
@@ -52,6 +55,7 @@ class Limits:
     header_timeout: float = 5.0
     write_timeout: float = 5.0
     max_head_bytes: int = 8192
+    backlog: int = 1024
 
 
 class HttpServer:
@@ -67,7 +71,11 @@ class HttpServer:
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the bound port (port 0 picks a free one)."""
         self._server = await asyncio.start_server(
-            self._serve, host, port, limit=self._limits.max_head_bytes
+            self._serve,
+            host,
+            port,
+            limit=self._limits.max_head_bytes,
+            backlog=self._limits.backlog,
         )
         return int(self._server.sockets[0].getsockname()[1])
 
