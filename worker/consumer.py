@@ -25,8 +25,9 @@ import structlog
 from resend_contract.models import Outcome
 
 from worker import metrics
+from worker.delivery import Delivery
 from worker.health import Health
-from worker.processor import Defer, Delivery, Processor, Publish
+from worker.processor import Defer, Processor, Publish
 from worker.queue import Queue
 from worker.results import ResultPublisher
 

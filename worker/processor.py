@@ -7,9 +7,8 @@ in one place, top to bottom, and is testable without SQS.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -27,6 +26,7 @@ from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, W
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
 from worker.dedupe import DedupeStoreError
+from worker.delivery import Delivery
 from worker.logs import username_hash
 from worker.retry import (
     DAILY_EMAIL_LIMIT,
@@ -40,7 +40,6 @@ from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 # Error.Code of a request deferred until its delivery budget ran out without an error of its own.
 DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
 # The provisional result of a call under way, answered if its worker vanishes mid-call.
@@ -50,44 +49,6 @@ ABANDONED = ErrorInfo(
     Reason=OUTCOME_UNKNOWN,
 )
 OnCall = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One received SQS message, with the system attributes the worker relies on."""
-
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    sent_at: float | None
-    group_id: str | None = None
-    trace: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_sqs(cls, message: dict[str, Any]) -> Delivery:
-        system = message.get("Attributes", {})
-        sent_ms = system.get("SentTimestamp")
-        trace = {
-            name: str(message.get("MessageAttributes", {})[name].get("StringValue", ""))
-            for name in TRACE_ATTRIBUTES
-            if name in message.get("MessageAttributes", {})
-        }
-        if "AWSTraceHeader" in system:
-            trace["AWSTraceHeader"] = system["AWSTraceHeader"]
-        return cls(
-            message_id=message["MessageId"],
-            receipt_handle=message["ReceiptHandle"],
-            body=message.get("Body", ""),
-            receive_count=int(system.get("ApproximateReceiveCount", "1")),
-            sent_at=int(sent_ms) / 1000 if sent_ms else None,
-            group_id=system.get("MessageGroupId"),
-            trace=trace,
-        )
-
-    @property
-    def age_seconds(self) -> float:
-        return max(0.0, time.time() - self.sent_at) if self.sent_at else 0.0
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,34 @@ from resend_contract.models import ErrorInfo
 
 from worker import metrics
 from worker.batching import Batcher
-from worker.processor import Delivery
+from worker.delivery import Delivery
 from worker.retry import with_plumbing_retries
+
+# Message attributes that carry a trace context from the request to its result.
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+
+
+def parse_message(message: dict[str, Any]) -> Delivery:
+    """A received SQS message as the worker reads it."""
+    system = message.get("Attributes", {})
+    sent_ms = system.get("SentTimestamp")
+    attributes = message.get("MessageAttributes", {})
+    trace = {
+        name: str(attributes[name].get("StringValue", ""))
+        for name in TRACE_ATTRIBUTES
+        if name in attributes
+    }
+    if "AWSTraceHeader" in system:
+        trace["AWSTraceHeader"] = system["AWSTraceHeader"]
+    return Delivery(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message.get("Body", ""),
+        receive_count=int(system.get("ApproximateReceiveCount", "1")),
+        sent_at=int(sent_ms) / 1000 if sent_ms else None,
+        group_id=system.get("MessageGroupId"),
+        trace=trace,
+    )
 
 
 class EntryFailed(Exception):
@@ -63,7 +89,7 @@ class Queue:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        return [Delivery.from_sqs(message) for message in response.get("Messages", [])]
+        return [parse_message(message) for message in response.get("Messages", [])]
 
     async def delete(self, receipt_handle: str) -> None:
         try:

@@ -15,8 +15,9 @@ import pytest
 from resend_contract.models import Outcome, Result
 
 from worker.consumer import Consumer
+from worker.delivery import Delivery
 from worker.health import Health
-from worker.processor import Defer, Delivery, Disposition, Publish
+from worker.processor import Defer, Disposition, Publish
 
 
 def delivery(n: int, group: str | None = None) -> Delivery:

@@ -15,7 +15,8 @@ from worker.claims import Claims
 from worker.client_secrets import ClientSecrets
 from worker.cognito import BeforeSend, NotSent, Sent
 from worker.dedupe.memory import MemoryDedupeStore
-from worker.processor import Defer, Delivery, Processor, Publish
+from worker.delivery import Delivery
+from worker.processor import Defer, Processor, Publish
 from worker.retry import Action, Verdict
 from worker.secret_hash import secret_hash
 from worker.settings import Settings
