@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from pydantic import SecretStr
+from resend_contract.aws_errors import describe
 
 from worker import metrics
 from worker.secret_hash import secret_hash
@@ -87,11 +88,7 @@ class ClientSecrets:
                 try:
                     answer = await secretsmanager.get_secret_value(SecretId=secret_id)
                 except Exception as exc:
-                    code = (
-                        getattr(exc, "response", {})
-                        .get("Error", {})
-                        .get("Code", type(exc).__name__)
-                    )
+                    code = describe(exc).code
                     raise ClientSecretsError(
                         f"cannot read Secrets Manager secret {secret_id}: {code}"
                     ) from None

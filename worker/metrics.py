@@ -247,7 +247,12 @@ def _values(*groups: Iterable[str]) -> tuple[str, ...]:
 
 def _known_verdicts() -> list[retry.Verdict]:
     """The retry policy's verdict for every failure it names, as ``classify`` gives it."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 
     from worker import retry
 
@@ -267,5 +272,6 @@ def _known_verdicts() -> list[retry.Verdict]:
         answered("", status=503),
         ReadTimeoutError(endpoint_url="https://cognito-idp"),
         EndpointConnectionError(endpoint_url="https://cognito-idp"),
+        ConnectTimeoutError(endpoint_url="https://cognito-idp"),
     ]
     return [retry.classify(failure) for failure in failures]

@@ -12,7 +12,7 @@ from typing import Any
 from resend_contract.models import ErrorInfo
 
 from worker import metrics
-from worker.batching import Batcher
+from worker.batching import Batcher, entry_outcomes
 from worker.delivery import Delivery
 from worker.retry import with_plumbing_retries
 
@@ -41,27 +41,6 @@ def parse_message(message: dict[str, Any]) -> Delivery:
         group_id=system.get("MessageGroupId"),
         trace=trace,
     )
-
-
-class EntryFailed(Exception):
-    """One entry of a batch call failed; ``sender_fault`` means retrying cannot help."""
-
-    def __init__(self, code: str, message: str, *, sender_fault: bool) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.sender_fault = sender_fault
-
-
-def entry_outcomes(response: dict[str, Any], count: int) -> list[BaseException | None]:
-    """Per-entry results of an SQS or SNS batch call whose entry ids are their indexes."""
-    outcomes: list[BaseException | None] = [None] * count
-    for failed in response.get("Failed", []):
-        outcomes[int(failed["Id"])] = EntryFailed(
-            str(failed.get("Code")),
-            str(failed.get("Message", "")),
-            sender_fault=bool(failed.get("SenderFault")),
-        )
-    return outcomes
 
 
 class Queue:

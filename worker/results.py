@@ -15,8 +15,7 @@ from typing import Any
 from resend_contract.models import Result
 
 from worker import metrics
-from worker.batching import Batcher
-from worker.queue import entry_outcomes
+from worker.batching import Batcher, entry_outcomes
 from worker.retry import with_plumbing_retries
 
 

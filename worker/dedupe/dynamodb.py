@@ -35,6 +35,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
+from resend_contract.aws_errors import describe
 
 from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Status
 
@@ -142,7 +143,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             existing = await self._blocking_item(exc, key, now_ms)
             if existing is None:
@@ -175,7 +176,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             existing = await self._blocking_item(exc, key, now_ms)
             if existing is None or existing.status is not Status.SENDING:
@@ -201,7 +202,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             return False
         return True
@@ -240,7 +241,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             # A retried mark whose first attempt took effect finds its own SENDING item.
             existing = await self._blocking_item(exc, key, now_ms)
@@ -280,7 +281,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             # A retried complete whose first attempt took effect finds its own COMPLETED item.
             existing = await self._blocking_item(exc, key, now_ms)
@@ -310,7 +311,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
             return False
         return True
@@ -331,7 +332,7 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if describe(exc).code != _CONDITION_FAILED:
                 raise
 
     async def _get(self, key: str) -> Record | None:
@@ -380,10 +381,6 @@ def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
         result=json.loads(result["S"]) if result else None,
         lease_expires_at=int(lease["N"]) / 1000 if lease else None,
     )
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _now_ms() -> int:
