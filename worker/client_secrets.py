@@ -152,9 +152,6 @@ class ClientSecrets:
             return secret_hash(secret.get_secret_value(), username, client_id)
         return sent
 
-    def known_client_ids(self) -> frozenset[str]:
-        return frozenset(self._secrets)
-
 
 def _parse(data: bytes, where: str) -> dict[str, SecretStr]:
     """The secrets in a document; each failure names the problem and where, never the content."""

@@ -56,7 +56,6 @@ INTERNAL_ERROR_RETRY_SECONDS = 30
 class InFlight:
     delivery: Delivery
     visible_at: float  # monotonic time at which SQS would make the message visible again
-    done: bool = False
 
 
 class Consumer:
@@ -89,7 +88,6 @@ class Consumer:
 
     def stop(self) -> None:
         """Stop receiving now; ``run`` then finishes the work in hand and returns."""
-        self._health.stopping = True
         self._stopping.set()
 
     async def run(self, shutdown_timeout: float) -> None:
@@ -307,9 +305,7 @@ class Consumer:
             await self._release(deliveries)
 
     def _done(self, delivery: Delivery) -> None:
-        entry = self._in_flight.pop(delivery.message_id, None)
-        if entry is not None:
-            entry.done = True
+        self._in_flight.pop(delivery.message_id, None)
         metrics.messages_in_flight.set(len(self._in_flight))
         self._slot_freed.set()
 
