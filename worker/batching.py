@@ -9,7 +9,7 @@ of DeleteMessageBatch and PublishBatch reach the message they belong to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from resend_contract.aws_errors import EntryFailed, entry_failure
@@ -23,7 +23,7 @@ FlushFn = Callable[[Sequence[T]], Awaitable[Sequence["R | BaseException"]]]
 SQS_BATCH_MAX = 10
 
 
-def entry_outcomes(response: dict[str, Any], count: int) -> list[BaseException | None]:
+def entry_outcomes(response: Mapping[str, Any], count: int) -> list[BaseException | None]:
     """Per-entry results of an SQS or SNS batch call whose entry ids are their indexes."""
     outcomes: list[BaseException | None] = [None] * count
     for failed in response.get("Failed", []):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import SecretStr
@@ -24,6 +24,9 @@ from resend_contract.aws_errors import describe
 from worker import metrics
 from worker.secret_hash import secret_hash
 from worker.settings import Settings, parse_client_secrets_json
+
+if TYPE_CHECKING:
+    from types_aiobotocore_secretsmanager import SecretsManagerClient
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +57,9 @@ class ClientSecrets:
         self._refresh_seconds = refresh_seconds
 
     @classmethod
-    def from_settings(cls, settings: Settings, secretsmanager: Any | None) -> ClientSecrets:
+    def from_settings(
+        cls, settings: Settings, secretsmanager: SecretsManagerClient | None
+    ) -> ClientSecrets:
         refresh = settings.client_secrets_refresh_seconds
         if settings.client_secrets is not None:
             fixed = dict(settings.client_secrets)

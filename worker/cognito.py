@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from resend_contract.aws_errors import describe
@@ -20,6 +20,10 @@ from worker import metrics
 from worker.rate_limit import RateLimiter
 from worker.retry import Verdict, classify, judge, may_retry_now, when_exhausted, with_retries
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_idp import CognitoIdentityProviderClient
+    from types_aiobotocore_cognito_idp.type_defs import ResendConfirmationCodeResponseTypeDef
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +49,9 @@ class CallNotStarted(Exception):
 
 
 class CognitoCaller:
-    def __init__(self, client: Any, limiter: RateLimiter, settings: Settings) -> None:
+    def __init__(
+        self, client: CognitoIdentityProviderClient, limiter: RateLimiter, settings: Settings
+    ) -> None:
         self._client = client
         self._limiter = limiter
         self._settings = settings
@@ -61,7 +67,7 @@ class CognitoCaller:
         """
         calls = 0
 
-        async def attempt() -> dict[str, Any]:
+        async def attempt() -> ResendConfirmationCodeResponseTypeDef:
             nonlocal calls
             calls += 1
             return await self._attempt(params, before_send if calls == 1 else None)
@@ -84,13 +90,13 @@ class CognitoCaller:
 
     async def _attempt(
         self, params: dict[str, Any], before_send: BeforeSend | None
-    ) -> dict[str, Any]:
+    ) -> ResendConfirmationCodeResponseTypeDef:
         await self._limiter.acquire()
         if before_send is not None:
             await before_send()
         started = time.perf_counter()
         try:
-            response: dict[str, Any] = await self._client.resend_confirmation_code(**params)
+            response = await self._client.resend_confirmation_code(**params)
         except Exception as exc:
             metrics.cognito_request_duration.observe(time.perf_counter() - started)
             failure = describe(exc)
@@ -104,9 +110,9 @@ class CognitoCaller:
         return response
 
 
-def _sent(response: dict[str, Any], calls: int) -> Sent:
+def _sent(response: ResendConfirmationCodeResponseTypeDef, calls: int) -> Sent:
     details = response.get("CodeDeliveryDetails")
-    return Sent(dict(details) if details else None, calls)
+    return Sent(cast("dict[str, str]", dict(details)) if details else None, calls)
 
 
 def _count_retry(exc: BaseException) -> None:

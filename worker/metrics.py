@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
@@ -257,7 +257,7 @@ def _known_verdicts() -> list[retry.Verdict]:
     from worker import retry
 
     def answered(code: str, message: str = "", status: int = 400) -> ClientError:
-        response = {
+        response: Any = {
             "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }

@@ -7,7 +7,7 @@ reported to the message it belongs to, and retried where it can pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resend_contract.models import ErrorInfo
 
@@ -16,11 +16,15 @@ from worker.batching import Batcher, entry_outcomes
 from worker.delivery import Delivery
 from worker.retry import with_plumbing_retries
 
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+
 # Message attributes that carry a trace context from the request to its result.
 TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 
 
-def parse_message(message: dict[str, Any]) -> Delivery:
+def parse_message(message: MessageTypeDef) -> Delivery:
     """A received SQS message as the worker reads it."""
     system = message.get("Attributes", {})
     sent_ms = system.get("SentTimestamp")
@@ -46,7 +50,7 @@ def parse_message(message: dict[str, Any]) -> Delivery:
 class Queue:
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         *,
         dead_letter_queue_url: str | None,
@@ -103,7 +107,7 @@ class Queue:
         response = await self._sqs.get_queue_attributes(
             QueueUrl=self.url, AttributeNames=["VisibilityTimeout", "RedrivePolicy", "QueueArn"]
         )
-        return dict(response.get("Attributes", {}))
+        return {name: value for name, value in response.get("Attributes", {}).items()}
 
     async def drain(self) -> None:
         await self._visibility.drain()

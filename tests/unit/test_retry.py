@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -36,13 +37,11 @@ from worker.settings import SQS_MAX_VISIBILITY_SECONDS
 
 
 def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "ResendConfirmationCode",
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "ResendConfirmationCode")
 
 
 TABLE = [
@@ -157,7 +156,7 @@ async def _run(errors: list[BaseException], *, read_timeout_ok: bool, attempts: 
 
 
 async def test_in_process_retries_are_bounded_by_attempts() -> None:
-    throttled = [client_error("TooManyRequestsException") for _ in range(10)]
+    throttled: list[BaseException] = [client_error("TooManyRequestsException") for _ in range(10)]
     assert await _run(throttled, read_timeout_ok=True, attempts=3) == 3
 
 

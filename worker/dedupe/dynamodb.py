@@ -30,7 +30,8 @@ import contextlib
 import json
 import math
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
@@ -38,6 +39,9 @@ from botocore.exceptions import ClientError
 from resend_contract.aws_errors import describe
 
 from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Status
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
 
 TTL_ATTRIBUTE = "expires_at"
 
@@ -86,7 +90,7 @@ class DynamoDBDedupeStore(DedupeStore):
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             max_pool_connections=max_pool_connections,
         )
-        self._client: Any = None
+        self._client: DynamoDBClient | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -94,7 +98,7 @@ class DynamoDBDedupeStore(DedupeStore):
         """The pk of a dedupe key's item."""
         return self._prefix + key
 
-    async def _dynamodb(self) -> Any:
+    async def _dynamodb(self) -> DynamoDBClient:
         if self._client is not None:
             return self._client
         # Created here rather than in __init__ so the lock belongs to the running loop.
@@ -119,8 +123,8 @@ class DynamoDBDedupeStore(DedupeStore):
         client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(lease_seconds)
-        try:
-            await client.put_item(
+        failed = await _unless_condition_fails(
+            client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": self.partition_key(key)},
@@ -142,25 +146,22 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            existing = await self._blocking_item(exc, key, now_ms)
-            if existing is None:
-                # Only if the service returned no item and the record vanished since: rare
-                # enough that the caller's usual error handling (retry later) is right.
-                raise DedupeStoreError(
-                    "dedupe store claim lost to a record that vanished"
-                ) from None
-            return Claim(won=False, existing=existing)
-        return Claim(won=True, existing=None)
+        )
+        if failed is None:
+            return Claim(won=True, existing=None)
+        existing = await self._blocking_item(failed, key, now_ms)
+        if existing is None:
+            # Only if the service returned no item and the record vanished since: rare
+            # enough that the caller's usual error handling (retry later) is right.
+            raise DedupeStoreError("dedupe store claim lost to a record that vanished")
+        return Claim(won=False, existing=existing)
 
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
         client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(lease_seconds)
-        try:
-            await client.update_item(
+        failed = await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression="SET expires_at_ms = :expires_ms, expires_at = :ttl",
@@ -175,20 +176,19 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            existing = await self._blocking_item(exc, key, now_ms)
-            if existing is None or existing.status is not Status.SENDING:
-                return False
-            return await self._renew_sending(client, key, owner, now_ms, expires_ms)
-        return True
+        )
+        if failed is None:
+            return True
+        existing = await self._blocking_item(failed, key, now_ms)
+        if existing is None or existing.status is not Status.SENDING:
+            return False
+        return await self._renew_sending(client, key, owner, now_ms, expires_ms)
 
     async def _renew_sending(
-        self, client: Any, key: str, owner: str, now_ms: int, lease_ms: int
+        self, client: DynamoDBClient, key: str, owner: str, now_ms: int, lease_ms: int
     ) -> bool:
-        try:
-            await client.update_item(
+        failed = await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression="SET lease_expires_at_ms = :lease_ms",
@@ -201,11 +201,8 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":owner": {"S": owner},
                 },
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            return False
-        return True
+        )
+        return failed is None
 
     async def _mark_sending(
         self,
@@ -218,8 +215,8 @@ class DynamoDBDedupeStore(DedupeStore):
         client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        try:
-            await client.update_item(
+        failed = await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression=(
@@ -240,17 +237,14 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            # A retried mark whose first attempt took effect finds its own SENDING item.
-            existing = await self._blocking_item(exc, key, now_ms)
-            return (
-                existing is not None
-                and existing.status is Status.SENDING
-                and existing.owner == owner
-            )
-        return True
+        )
+        if failed is None:
+            return True
+        # A retried mark whose first attempt took effect finds its own SENDING item.
+        existing = await self._blocking_item(failed, key, now_ms)
+        return (
+            existing is not None and existing.status is Status.SENDING and existing.owner == owner
+        )
 
     async def _complete(
         self, key: str, owner: str, result_json: str, window_seconds: float
@@ -258,8 +252,8 @@ class DynamoDBDedupeStore(DedupeStore):
         client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        try:
-            await client.update_item(
+        failed = await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression=(
@@ -280,22 +274,19 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            # A retried complete whose first attempt took effect finds its own COMPLETED item.
-            existing = await self._blocking_item(exc, key, now_ms)
-            return (
-                existing is not None
-                and existing.status is Status.COMPLETED
-                and existing.owner == owner
-            )
-        return True
+        )
+        if failed is None:
+            return True
+        # A retried complete whose first attempt took effect finds its own COMPLETED item.
+        existing = await self._blocking_item(failed, key, now_ms)
+        return (
+            existing is not None and existing.status is Status.COMPLETED and existing.owner == owner
+        )
 
     async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
         client = await self._dynamodb()
-        try:
-            await client.update_item(
+        failed = await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 UpdateExpression="SET #result = :result",
@@ -310,16 +301,13 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":now": {"N": str(_now_ms())},
                 },
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
-            return False
-        return True
+        )
+        return failed is None
 
     async def _release(self, key: str, owner: str) -> None:
         client = await self._dynamodb()
-        try:
-            await client.delete_item(
+        await _unless_condition_fails(
+            client.delete_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 ConditionExpression="(#status = :in_progress OR #status = :sending)"
@@ -331,9 +319,7 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":owner": {"S": owner},
                 },
             )
-        except ClientError as exc:
-            if describe(exc).code != _CONDITION_FAILED:
-                raise
+        )
 
     async def _get(self, key: str) -> Record | None:
         client = await self._dynamodb()
@@ -360,11 +346,22 @@ class DynamoDBDedupeStore(DedupeStore):
     async def _blocking_item(self, exc: ClientError, key: str, now_ms: int) -> Record | None:
         # Judged by the request's own clock reading: the item that failed a claim's condition
         # was live then, even if it expired during the round trip.
-        item = exc.response.get("Item")
+        item = cast("dict[str, Any] | None", exc.response.get("Item"))
         if item:
             return _live_record(key, item, now_ms)
         # Emulators without ReturnValuesOnConditionCheckFailure: read it, consistently.
         return await self._get(key)
+
+
+async def _unless_condition_fails(write: Awaitable[object]) -> ClientError | None:
+    """Make a conditional write: None once it took effect, the error if its condition failed."""
+    try:
+        await write
+    except ClientError as exc:
+        if describe(exc).code != _CONDITION_FAILED:
+            raise
+        return exc
+    return None
 
 
 def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
