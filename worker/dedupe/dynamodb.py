@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
@@ -42,10 +43,18 @@ from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Sta
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 TTL_ATTRIBUTE = "expires_at"
 
 _NAMES = {"#status": "status", "#owner": "owner"}
+_ALL_NAMES = {**_NAMES, "#result": "result"}
+_STATUS_VALUES = {
+    ":in_progress": Status.IN_PROGRESS.value,
+    ":sending": Status.SENDING.value,
+    ":completed": Status.COMPLETED.value,
+}
+_PLACEHOLDER = re.compile(r"[:#]\w+")
 _OWNED_LIVE = "#status = :in_progress AND #owner = :owner AND expires_at_ms > :now"
 _OWNED_SENDING_LEASE = "#status = :sending AND #owner = :owner AND lease_expires_at_ms > :now"
 _OWNED_OPEN = (
@@ -157,52 +166,22 @@ class DynamoDBDedupeStore(DedupeStore):
         return Claim(won=False, existing=existing)
 
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(lease_seconds)
-        failed = await _unless_condition_fails(
-            client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET expires_at_ms = :expires_ms, expires_at = :ttl",
-                ConditionExpression=_OWNED_LIVE,
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":owner": {"S": owner},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        update = "SET expires_at_ms = :expires_ms, expires_at = :ttl"
+        failed = await self._update(
+            key, owner, now_ms, update, _OWNED_LIVE, expires_ms=expires_ms, ttl=_ttl(expires_ms)
         )
         if failed is None:
             return True
         existing = await self._blocking_item(failed, key, now_ms)
         if existing is None or existing.status is not Status.SENDING:
             return False
-        return await self._renew_sending(client, key, owner, now_ms, expires_ms)
-
-    async def _renew_sending(
-        self, client: DynamoDBClient, key: str, owner: str, now_ms: int, lease_ms: int
-    ) -> bool:
-        failed = await _unless_condition_fails(
-            client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET lease_expires_at_ms = :lease_ms",
-                ConditionExpression=_OWNED_SENDING_LEASE,
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":lease_ms": {"N": str(lease_ms)},
-                    ":now": {"N": str(now_ms)},
-                    ":sending": {"S": Status.SENDING.value},
-                    ":owner": {"S": owner},
-                },
-            )
+        update = "SET lease_expires_at_ms = :lease_ms"
+        condition = _OWNED_SENDING_LEASE
+        return (
+            await self._update(key, owner, now_ms, update, condition, lease_ms=expires_ms) is None
         )
-        return failed is None
 
     async def _mark_sending(
         self,
@@ -212,97 +191,93 @@ class DynamoDBDedupeStore(DedupeStore):
         lease_seconds: float,
         window_seconds: float,
     ) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        failed = await _unless_condition_fails(
-            client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression=(
-                    "SET #status = :sending, expires_at_ms = :expires_ms, expires_at = :ttl,"
-                    " lease_expires_at_ms = :lease_ms, #result = :result"
-                ),
-                ConditionExpression=_OWNED_LIVE,
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":sending": {"S": Status.SENDING.value},
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":lease_ms": {"N": str(now_ms + _millis(lease_seconds))},
-                    ":result": {"S": result_json},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":owner": {"S": owner},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        update = (
+            "SET #status = :sending, expires_at_ms = :expires_ms, expires_at = :ttl,"
+            " lease_expires_at_ms = :lease_ms, #result = :result"
         )
-        if failed is None:
-            return True
+        failed = await self._update(
+            key,
+            owner,
+            now_ms,
+            update,
+            _OWNED_LIVE,
+            expires_ms=expires_ms,
+            ttl=_ttl(expires_ms),
+            lease_ms=now_ms + _millis(lease_seconds),
+            result=result_json,
+        )
         # A retried mark whose first attempt took effect finds its own SENDING item.
-        existing = await self._blocking_item(failed, key, now_ms)
-        return (
-            existing is not None and existing.status is Status.SENDING and existing.owner == owner
-        )
+        return await self._done_before(failed, key, owner, now_ms, Status.SENDING)
 
     async def _complete(
         self, key: str, owner: str, result_json: str, window_seconds: float
     ) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        failed = await _unless_condition_fails(
+        update = (
+            "SET #status = :completed, expires_at_ms = :expires_ms, expires_at = :ttl,"
+            " #result = :result REMOVE lease_expires_at_ms"
+        )
+        failed = await self._update(
+            key,
+            owner,
+            now_ms,
+            update,
+            _OWNED_OPEN,
+            expires_ms=expires_ms,
+            ttl=_ttl(expires_ms),
+            result=result_json,
+        )
+        # A retried complete whose first attempt took effect finds its own COMPLETED item.
+        return await self._done_before(failed, key, owner, now_ms, Status.COMPLETED)
+
+    async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
+        condition = "#status = :completed AND #owner = :owner AND expires_at_ms > :now"
+        update = "SET #result = :result"
+        failed = await self._update(key, owner, _now_ms(), update, condition, result=result_json)
+        return failed is None
+
+    async def _update(
+        self,
+        key: str,
+        owner: str,
+        now_ms: int,
+        update: str,
+        condition: str,
+        **values: str | int,
+    ) -> ClientError | None:
+        """One conditional UpdateItem of a key's item by its owner, judged at ``now_ms``.
+
+        ``values`` fill the ``:name`` placeholders. DynamoDB refuses placeholders that its
+        expressions do not use, so the owner, the clock reading and the status names are added
+        only where the expressions name them: each write spells out its own values alone.
+        """
+        client = await self._dynamodb()
+        used = set(_PLACEHOLDER.findall(f"{update} {condition}"))
+        given: dict[str, str | int] = {":owner": owner, ":now": now_ms, **_STATUS_VALUES}
+        given.update((f":{name}", value) for name, value in values.items())
+        return await _unless_condition_fails(
             client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression=(
-                    "SET #status = :completed, expires_at_ms = :expires_ms, expires_at = :ttl,"
-                    " #result = :result REMOVE lease_expires_at_ms"
-                ),
-                ConditionExpression=_OWNED_OPEN,
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":completed": {"S": Status.COMPLETED.value},
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":result": {"S": result_json},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":sending": {"S": Status.SENDING.value},
-                    ":owner": {"S": owner},
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in _ALL_NAMES.items() if k in used},
+                ExpressionAttributeValues={k: _value(v) for k, v in given.items() if k in used},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         )
+
+    async def _done_before(
+        self, failed: ClientError | None, key: str, owner: str, now_ms: int, status: Status
+    ) -> bool:
+        """A write took effect, now or on an earlier attempt that left the item ``status``."""
         if failed is None:
             return True
-        # A retried complete whose first attempt took effect finds its own COMPLETED item.
         existing = await self._blocking_item(failed, key, now_ms)
-        return (
-            existing is not None and existing.status is Status.COMPLETED and existing.owner == owner
-        )
-
-    async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
-        client = await self._dynamodb()
-        failed = await _unless_condition_fails(
-            client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET #result = :result",
-                ConditionExpression=(
-                    "#status = :completed AND #owner = :owner AND expires_at_ms > :now"
-                ),
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":result": {"S": result_json},
-                    ":completed": {"S": Status.COMPLETED.value},
-                    ":owner": {"S": owner},
-                    ":now": {"N": str(_now_ms())},
-                },
-            )
-        )
-        return failed is None
+        return existing is not None and existing.status is status and existing.owner == owner
 
     async def _release(self, key: str, owner: str) -> None:
         client = await self._dynamodb()
@@ -362,6 +337,10 @@ async def _unless_condition_fails(write: Awaitable[object]) -> ClientError | Non
             raise
         return exc
     return None
+
+
+def _value(value: str | int) -> AttributeValueTypeDef:
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
 
 
 def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
