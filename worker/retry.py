@@ -202,11 +202,12 @@ def budget_spent(
     return receive_count >= max_attempts or age_seconds + delay > max_age
 
 
-# Full-jitter backoff between in-process attempts: the first retry waits up to the base.
+# Full-jitter backoff between in-process attempts: the first retry waits up to the base, each
+# later one up to twice the one before, never above the cap.
 BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 1.0
 PLUMBING_ATTEMPTS = 3
 PLUMBING_BACKOFF_BASE_SECONDS = 0.2
-PLUMBING_BACKOFF_CAP_SECONDS = 1.0
 
 
 async def with_retries(
@@ -216,7 +217,7 @@ async def with_retries(
     max_attempts: int,
     max_seconds: float | None = None,
     base: float = BACKOFF_BASE_SECONDS,
-    cap: float = PLUMBING_BACKOFF_CAP_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
     on_retry: Callable[[BaseException], None] | None = None,
 ) -> T:
     """Make ``call``, and again while ``may_retry`` allows, within attempts and seconds.
@@ -257,7 +258,12 @@ async def with_retries(
 
 
 def may_retry_plumbing(exc: BaseException) -> bool:
-    """SNS publish and the SQS calls are safe to repeat: retry whatever may pass."""
+    """Whatever may pass, even after a read timeout: unlike the Cognito call, these repeat safely.
+
+    Deletes and visibility changes are idempotent; a result published twice is the same result
+    under the same RequestId (a FIFO topic's deduplication id drops the repeat), while a second
+    Cognito call would send a second code.
+    """
     return describe(exc).retriable
 
 
@@ -271,5 +277,4 @@ async def with_plumbing_retries(call: Callable[[], Awaitable[T]]) -> T:
         may_retry_plumbing,
         max_attempts=PLUMBING_ATTEMPTS,
         base=PLUMBING_BACKOFF_BASE_SECONDS,
-        cap=PLUMBING_BACKOFF_CAP_SECONDS,
     )
