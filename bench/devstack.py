@@ -17,16 +17,26 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.config import Config
 
 from bench.procs import Children
 from devstack import AsyncDevStackAdmin, DevResources, DevUser, provision
 
 LISTENING = "devstack listening on "
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+DUMMY_CREDENTIALS: _Credentials = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+}
 SEND_BATCH = 10
 
 
@@ -141,7 +151,9 @@ class ResultReader:
 
 @asynccontextmanager
 async def sqs_client(endpoint_url: str) -> AsyncIterator[Any]:
-    config = Config(retries={"mode": "standard", "total_max_attempts": 3}, max_pool_connections=32)
+    config = AioConfig(
+        retries={"mode": "standard", "total_max_attempts": 3}, max_pool_connections=32
+    )
     async with get_session().create_client(
         "sqs",
         endpoint_url=endpoint_url,

@@ -17,7 +17,6 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
 
 from worker.aws import AwsClients
 from worker.secret_hash import secret_hash
@@ -78,13 +77,16 @@ class Floor:
             QueueUrl=self._queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)],
         )
-        entry: dict[str, Any] = {
-            "Message": _RESULT,
-            "MessageAttributes": {"outcome": {"DataType": "String", "StringValue": "sent"}},
-        }
         await self._clients.sns.publish_batch(
             TopicArn=self._topic_arn,
-            PublishBatchRequestEntries=[{"Id": str(i), **entry} for i in range(10)],
+            PublishBatchRequestEntries=[
+                {
+                    "Id": str(i),
+                    "Message": _RESULT,
+                    "MessageAttributes": {"outcome": {"DataType": "String", "StringValue": "sent"}},
+                }
+                for i in range(10)
+            ],
         )
 
 

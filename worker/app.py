@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 
 import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
+from resend_contract.aws_errors import SETUP_CODES, describe
 
 from worker import __version__, metrics
 from worker.aws import AwsClients
@@ -31,20 +32,6 @@ from worker.users import UserDirectory, using
 
 log = structlog.get_logger(__name__)
 
-# Errors that no amount of waiting fixes: stop with a clear message instead of looping.
-FATAL_CODES = frozenset(
-    {
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "QueueDoesNotExist",
-        "NotFound",
-        "NotFoundException",
-        "AccessDenied",
-        "AccessDeniedException",
-        "AuthorizationError",
-        "InvalidClientTokenId",
-        "ResourceNotFoundException",
-    }
-)
 STARTUP_RETRY_SECONDS = 5.0
 
 
@@ -179,9 +166,10 @@ async def _check_dependencies(
                 await ping()
             return
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = describe(exc).code
             operation = exc.operation_name
-            if code in FATAL_CODES:
+            if code in SETUP_CODES:
+                # No amount of waiting fixes these: stop with a clear message instead of looping.
                 raise StartupError(
                     f"{operation} failed with {code}: check the settings and IAM"
                 ) from None

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_idp import CognitoIdentityProviderClient
+    from types_aiobotocore_secretsmanager import SecretsManagerClient
+    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sqs import SQSClient
 
 # A long poll lasts up to 20 s; the read timeout must outlast it.
 SQS_READ_TIMEOUT_SECONDS = 30
@@ -50,10 +56,10 @@ def queue_config(settings: Settings) -> AioConfig:
 class AwsClients:
     """Opens the worker's clients once per process and closes them together."""
 
-    sqs: Any
-    sns: Any
-    cognito: Any
-    secretsmanager: Any
+    sqs: SQSClient
+    sns: SNSClient
+    cognito: CognitoIdentityProviderClient
+    secretsmanager: SecretsManagerClient | None
 
     def __init__(self, settings: Settings, session: AioSession | None = None) -> None:
         self._settings = settings

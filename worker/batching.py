@@ -9,8 +9,10 @@ of DeleteMessageBatch and PublishBatch reach the message they belong to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from resend_contract.aws_errors import EntryFailed, entry_failure
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,6 +21,14 @@ R = TypeVar("R")
 FlushFn = Callable[[Sequence[T]], Awaitable[Sequence["R | BaseException"]]]
 
 SQS_BATCH_MAX = 10
+
+
+def entry_outcomes(response: Mapping[str, Any], count: int) -> list[BaseException | None]:
+    """Per-entry results of an SQS or SNS batch call whose entry ids are their indexes."""
+    outcomes: list[BaseException | None] = [None] * count
+    for failed in response.get("Failed", []):
+        outcomes[int(failed["Id"])] = EntryFailed(entry_failure(failed))
+    return outcomes
 
 
 class Batcher(Generic[T, R]):

@@ -73,7 +73,6 @@ class Answered:
     """
 
     result: Result
-    kind: str
     published: bool = False
 
 
@@ -177,7 +176,7 @@ class Claims:
             metrics.dedupe_hits.labels("abandoned" if abandoned else "redelivery").inc()
             if abandoned:
                 metrics.unknown_outcomes.labels("abandoned").inc()
-            return Answered(stored, "redelivery", published)
+            return Answered(stored, published)
         metrics.dedupe_hits.labels("abandoned" if abandoned else "completed").inc()
         duplicate = Result(
             Outcome=Outcome.DUPLICATE,
@@ -194,7 +193,7 @@ class Claims:
                 ProcessedAt=stored.ProcessedAt,
             ),
         )
-        return Answered(duplicate, "completed")
+        return Answered(duplicate)
 
     async def mark_sending(self, proceed: Proceed, provisional: Result) -> None:
         """Record that the call is under way, before its request is written.

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import SecretStr
+from resend_contract.aws_errors import describe
 
 from worker import metrics
 from worker.secret_hash import secret_hash
 from worker.settings import Settings, parse_client_secrets_json
+
+if TYPE_CHECKING:
+    from types_aiobotocore_secretsmanager import SecretsManagerClient
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +57,9 @@ class ClientSecrets:
         self._refresh_seconds = refresh_seconds
 
     @classmethod
-    def from_settings(cls, settings: Settings, secretsmanager: Any | None) -> ClientSecrets:
+    def from_settings(
+        cls, settings: Settings, secretsmanager: SecretsManagerClient | None
+    ) -> ClientSecrets:
         refresh = settings.client_secrets_refresh_seconds
         if settings.client_secrets is not None:
             fixed = dict(settings.client_secrets)
@@ -87,11 +93,7 @@ class ClientSecrets:
                 try:
                     answer = await secretsmanager.get_secret_value(SecretId=secret_id)
                 except Exception as exc:
-                    code = (
-                        getattr(exc, "response", {})
-                        .get("Error", {})
-                        .get("Code", type(exc).__name__)
-                    )
+                    code = describe(exc).code
                     raise ClientSecretsError(
                         f"cannot read Secrets Manager secret {secret_id}: {code}"
                     ) from None
@@ -154,9 +156,6 @@ class ClientSecrets:
         if secret is not None:
             return secret_hash(secret.get_secret_value(), username, client_id)
         return sent
-
-    def known_client_ids(self) -> frozenset[str]:
-        return frozenset(self._secrets)
 
 
 def _parse(data: bytes, where: str) -> dict[str, SecretStr]:

@@ -8,30 +8,24 @@ the account's rate.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from tenacity import RetryCallState
+from resend_contract.aws_errors import describe
 
 from worker import metrics
 from worker.rate_limit import RateLimiter
-from worker.retry import (
-    RetryNow,
-    Verdict,
-    classify,
-    cognito_retrying,
-    first_backoff,
-    when_exhausted,
-)
+from worker.retry import Verdict, classify, judge, may_retry_now, when_exhausted, with_retries
 from worker.settings import Settings
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_idp import CognitoIdentityProviderClient
+    from types_aiobotocore_cognito_idp.type_defs import ResendConfirmationCodeResponseTypeDef
 
-THROTTLED = "TooManyRequestsException"
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,9 @@ class CallNotStarted(Exception):
 
 
 class CognitoCaller:
-    def __init__(self, client: Any, limiter: RateLimiter, settings: Settings) -> None:
+    def __init__(
+        self, client: CognitoIdentityProviderClient, limiter: RateLimiter, settings: Settings
+    ) -> None:
         self._client = client
         self._limiter = limiter
         self._settings = settings
@@ -69,52 +65,43 @@ class CognitoCaller:
         is written: the moment from which a code may have been sent, which the dedupe record must
         say first. It raises ``CallNotStarted`` to stop the call; that propagates.
         """
-        rule = RetryNow()
+        calls = 0
+
+        async def attempt() -> ResendConfirmationCodeResponseTypeDef:
+            nonlocal calls
+            calls += 1
+            return await self._attempt(params, before_send if calls == 1 else None)
+
         try:
-            return _sent(await self._attempt(params, before_send), 1)
+            response = await with_retries(
+                attempt,
+                may_retry_now,
+                max_attempts=self._settings.retry_max_attempts,
+                max_seconds=self._settings.retry_max_seconds,
+                cap=max(0.2, self._settings.retry_max_seconds / 4),
+                on_retry=_count_retry,
+            )
         except CallNotStarted:
             raise
         except Exception as exc:
-            if self._settings.retry_max_attempts <= 1 or not rule.allows(exc):
-                return _not_sent(exc, 1)
-            metrics.retries.labels(classify(exc).code).inc()
-        await asyncio.sleep(first_backoff())
-
-        calls = 1
-
-        async def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            metrics.retries.labels(classify(exc).code if exc else "unknown").inc()
-
-        retrying = cognito_retrying(
-            rule=rule,
-            max_attempts=self._settings.retry_max_attempts - 1,
-            max_seconds=self._settings.retry_max_seconds,
-            before_sleep=before_sleep,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    calls += 1
-                    response = await self._attempt(params, None)
-        except Exception as exc:
-            return _not_sent(exc, calls)
+            # The final failure; a retry-now error that ran out of budget becomes a deferral.
+            return NotSent(when_exhausted(classify(exc)), calls)
         return _sent(response, calls)
 
     async def _attempt(
         self, params: dict[str, Any], before_send: BeforeSend | None
-    ) -> dict[str, Any]:
+    ) -> ResendConfirmationCodeResponseTypeDef:
         await self._limiter.acquire()
         if before_send is not None:
             await before_send()
         started = time.perf_counter()
         try:
-            response: dict[str, Any] = await self._client.resend_confirmation_code(**params)
+            response = await self._client.resend_confirmation_code(**params)
         except Exception as exc:
             metrics.cognito_request_duration.observe(time.perf_counter() - started)
-            code = classify(exc).code
-            metrics.cognito_requests.labels(code).inc()
-            if code == THROTTLED:
+            failure = describe(exc)
+            metrics.cognito_requests.labels(judge(failure).code).inc()
+            if failure.throttled:
                 self._limiter.on_throttled()
             raise
         metrics.cognito_request_duration.observe(time.perf_counter() - started)
@@ -123,11 +110,10 @@ class CognitoCaller:
         return response
 
 
-def _sent(response: dict[str, Any], calls: int) -> Sent:
+def _sent(response: ResendConfirmationCodeResponseTypeDef, calls: int) -> Sent:
     details = response.get("CodeDeliveryDetails")
-    return Sent(dict(details) if details else None, calls)
+    return Sent(cast("dict[str, str]", dict(details)) if details else None, calls)
 
 
-def _not_sent(exc: BaseException, calls: int) -> NotSent:
-    """The final failure; a retry-now error that ran out of budget becomes a deferral."""
-    return NotSent(when_exhausted(classify(exc)), calls)
+def _count_retry(exc: BaseException) -> None:
+    metrics.retries.labels(classify(exc).code).inc()

@@ -22,11 +22,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from resend_contract.models import Outcome
+from resend_contract.models import Outcome, Result
 
 from worker import metrics
+from worker.delivery import Delivery
+from worker.dispositions import (
+    Answer,
+    AnswerAndDeadLetter,
+    AnswerAndLeave,
+    Defer,
+    DeleteOnly,
+    Leave,
+    Settled,
+)
 from worker.health import Health
-from worker.processor import Defer, Delivery, Processor, Publish
+from worker.processor import Processor
 from worker.queue import Queue
 from worker.results import ResultPublisher
 
@@ -46,7 +56,6 @@ INTERNAL_ERROR_RETRY_SECONDS = 30
 class InFlight:
     delivery: Delivery
     visible_at: float  # monotonic time at which SQS would make the message visible again
-    done: bool = False
 
 
 class Consumer:
@@ -79,7 +88,6 @@ class Consumer:
 
     def stop(self) -> None:
         """Stop receiving now; ``run`` then finishes the work in hand and returns."""
-        self._health.stopping = True
         self._stopping.set()
 
     async def run(self, shutdown_timeout: float) -> None:
@@ -209,45 +217,64 @@ class Consumer:
             self._calling.add(task)
             task.add_done_callback(self._calling.discard)
 
-    async def _settle(self, delivery: Delivery, disposition: Publish) -> bool:
+    async def _settle(self, delivery: Delivery, disposition: Settled) -> bool:
+        """Carry out a final disposition; False when its result could not be published."""
         result = disposition.result
-        error_code = result.Error.Code if result.Error else None
-        if disposition.publish:
-            try:
-                await self._publisher.publish(result, delivery.trace)
-            except Exception as exc:
-                log.error(
-                    "result not published; the message will come back",
-                    outcome=result.Outcome.value,
-                    error_code=error_code,
-                    error=repr(exc),
-                )
-                await self._queue.change_visibility(
-                    delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
-                )
-                return False
-            await self._processor.published(disposition)
-            metrics.messages_processed.labels(result.Outcome.value).inc()
-            metrics.message_age.observe(delivery.age_seconds)
-            if result.Error is not None and result.Outcome is Outcome.FAILED:
-                metrics.permanent_failures.labels(result.Error.Code).inc()
-        if disposition.dead_letter is not None:
-            await self._queue.dead_letter(delivery, disposition.dead_letter)
-        if disposition.delete:
-            try:
-                await self._queue.delete(delivery.receipt_handle)
-            except Exception as exc:
-                # The result is out; a redelivery is answered from the dedupe store.
-                log.error("delete failed", error=repr(exc))
+        match disposition:
+            case Answer():
+                if not await self._publish(delivery, result):
+                    return False
+                await self._processor.published(disposition)
+                await self._delete(delivery)
+            case AnswerAndDeadLetter(error=error):
+                if not await self._publish(delivery, result):
+                    return False
+                await self._queue.dead_letter(delivery, error)
+                await self._delete(delivery)
+            case AnswerAndLeave():
+                if not await self._publish(delivery, result):
+                    return False
+            case DeleteOnly():
+                await self._delete(delivery)
+            case Leave():
+                pass
         log.info(
             "message done",
             outcome=result.Outcome.value,
-            error_code=error_code,
+            error_code=result.Error.Code if result.Error else None,
             reason=result.Error.Reason if result.Error else None,
-            published=disposition.publish,
-            deleted=disposition.delete,
+            published=isinstance(disposition, Answer | AnswerAndDeadLetter | AnswerAndLeave),
+            deleted=isinstance(disposition, Answer | AnswerAndDeadLetter | DeleteOnly),
         )
         return True
+
+    async def _publish(self, delivery: Delivery, result: Result) -> bool:
+        """Publish a result; when that fails, the message comes back later (False)."""
+        try:
+            await self._publisher.publish(result, delivery.trace)
+        except Exception as exc:
+            log.error(
+                "result not published; the message will come back",
+                outcome=result.Outcome.value,
+                error_code=result.Error.Code if result.Error else None,
+                error=repr(exc),
+            )
+            await self._queue.change_visibility(
+                delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
+            )
+            return False
+        metrics.messages_processed.labels(result.Outcome.value).inc()
+        metrics.message_age.observe(delivery.age_seconds)
+        if result.Error is not None and result.Outcome is Outcome.FAILED:
+            metrics.permanent_failures.labels(result.Error.Code).inc()
+        return True
+
+    async def _delete(self, delivery: Delivery) -> None:
+        try:
+            await self._queue.delete(delivery.receipt_handle)
+        except Exception as exc:
+            # The result is out; a redelivery is answered from the dedupe store.
+            log.error("delete failed", error=repr(exc))
 
     async def _defer(self, delivery: Delivery, defer: Defer) -> None:
         metrics.deferrals.labels(defer.reason).inc()
@@ -278,9 +305,7 @@ class Consumer:
             await self._release(deliveries)
 
     def _done(self, delivery: Delivery) -> None:
-        entry = self._in_flight.pop(delivery.message_id, None)
-        if entry is not None:
-            entry.done = True
+        self._in_flight.pop(delivery.message_id, None)
         metrics.messages_in_flight.set(len(self._in_flight))
         self._slot_freed.set()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
@@ -247,12 +247,17 @@ def _values(*groups: Iterable[str]) -> tuple[str, ...]:
 
 def _known_verdicts() -> list[retry.Verdict]:
     """The retry policy's verdict for every failure it names, as ``classify`` gives it."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 
     from worker import retry
 
     def answered(code: str, message: str = "", status: int = 400) -> ClientError:
-        response = {
+        response: Any = {
             "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
@@ -267,5 +272,6 @@ def _known_verdicts() -> list[retry.Verdict]:
         answered("", status=503),
         ReadTimeoutError(endpoint_url="https://cognito-idp"),
         EndpointConnectionError(endpoint_url="https://cognito-idp"),
+        ConnectTimeoutError(endpoint_url="https://cognito-idp"),
     ]
     return [retry.classify(failure) for failure in failures]

@@ -1,15 +1,14 @@
 """One message's path: parse, dedupe, SECRET_HASH, Cognito, and what to do with the message.
 
-``Processor.process`` never touches the queue or the topic. It returns a disposition (publish this
-result, or defer the message) and the consumer carries it out, so the policy for a message reads
-in one place, top to bottom, and is testable without SQS.
+``Processor.process`` never touches the queue or the topic. It returns a disposition (one of
+``worker.dispositions``: answer, answer and dead-letter, answer and leave, leave, delete only,
+defer) and the consumer carries it out, so the policy for a message reads in one place, top to
+bottom, and is testable without SQS.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -27,6 +26,16 @@ from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, W
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
 from worker.dedupe import DedupeStoreError
+from worker.delivery import Delivery
+from worker.dispositions import (
+    Answer,
+    AnswerAndDeadLetter,
+    AnswerAndLeave,
+    Defer,
+    DeleteOnly,
+    Disposition,
+    Leave,
+)
 from worker.logs import username_hash
 from worker.retry import (
     DAILY_EMAIL_LIMIT,
@@ -40,7 +49,6 @@ from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 # Error.Code of a request deferred until its delivery budget ran out without an error of its own.
 DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
 # The provisional result of a call under way, answered if its worker vanishes mid-call.
@@ -50,73 +58,6 @@ ABANDONED = ErrorInfo(
     Reason=OUTCOME_UNKNOWN,
 )
 OnCall = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One received SQS message, with the system attributes the worker relies on."""
-
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    sent_at: float | None
-    group_id: str | None = None
-    trace: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_sqs(cls, message: dict[str, Any]) -> Delivery:
-        system = message.get("Attributes", {})
-        sent_ms = system.get("SentTimestamp")
-        trace = {
-            name: str(message.get("MessageAttributes", {})[name].get("StringValue", ""))
-            for name in TRACE_ATTRIBUTES
-            if name in message.get("MessageAttributes", {})
-        }
-        if "AWSTraceHeader" in system:
-            trace["AWSTraceHeader"] = system["AWSTraceHeader"]
-        return cls(
-            message_id=message["MessageId"],
-            receipt_handle=message["ReceiptHandle"],
-            body=message.get("Body", ""),
-            receive_count=int(system.get("ApproximateReceiveCount", "1")),
-            sent_at=int(sent_ms) / 1000 if sent_ms else None,
-            group_id=system.get("MessageGroupId"),
-            trace=trace,
-        )
-
-    @property
-    def age_seconds(self) -> float:
-        return max(0.0, time.time() - self.sent_at) if self.sent_at else 0.0
-
-
-@dataclass(frozen=True)
-class Publish:
-    """Publish ``result``; then delete the message unless ``delete`` is false.
-
-    ``dead_letter`` asks for the raw body to be copied to the dead-letter queue first, so an
-    invalid body is never lost. ``publish`` is false only for an invalid body seen again when no
-    dead-letter queue is configured, or for a redelivery whose stored result already went out.
-    ``claim`` is the dedupe claim behind a ``sent`` result, noted as published once it is.
-    """
-
-    result: Result
-    delete: bool = True
-    dead_letter: ErrorInfo | None = None
-    publish: bool = True
-    claim: Proceed | None = None
-
-
-@dataclass(frozen=True)
-class Defer:
-    """Hand the message back to SQS for ``delay`` seconds; publish nothing yet."""
-
-    delay: int
-    reason: str
-    error_code: str | None = None
-
-
-Disposition = Publish | Defer
 
 
 class Processor:
@@ -151,7 +92,7 @@ class Processor:
             return self._defer_or_fail(delivery, request, request_id, claim.reason, claim.delay)
         if isinstance(claim, Answered):
             result = claim.result.model_copy(update={"Username": request.Username})
-            return Publish(result, publish=not claim.published)
+            return DeleteOnly(result) if claim.published else Answer(result)
         return await self._call_cognito(delivery, request, request_id, claim, on_call)
 
     async def _call_cognito(
@@ -189,7 +130,7 @@ class Processor:
                 result = result.model_copy(
                     update={"CodeDeliveryDetails": call.code_delivery_details}
                 )
-                return Publish(result, claim=claim)
+                return Answer(result, claim)
             verdict = call.verdict
             if verdict.action is not Action.UNKNOWN:
                 claim.nothing_sent()
@@ -198,17 +139,17 @@ class Processor:
                 cause = "read_timeout" if verdict.code == READ_TIMEOUT else "connection_lost"
                 metrics.unknown_outcomes.labels(cause).inc()
                 result = self._result(delivery, request, request_id, Outcome.UNKNOWN, error)
-                return Publish(result, claim=claim)
+                return Answer(result, claim)
             if verdict.action is Action.PERMANENT:
                 result = self._result(delivery, request, request_id, Outcome.FAILED, error)
-                return Publish(result)
+                return Answer(result)
             if verdict.reason == DAILY_EMAIL_LIMIT:
                 metrics.daily_email_limit.inc()
             delay = defer_delay(verdict, delivery.receive_count, self._settings.defer_max_seconds)
             disposition = self._defer_or_fail(
                 delivery, request, request_id, verdict.reason or verdict.code, delay, error
             )
-            if isinstance(disposition, Publish):
+            if isinstance(disposition, Answer):
                 result = disposition.result
             return disposition
         finally:
@@ -225,10 +166,10 @@ class Processor:
                 error=str(exc),
             )
 
-    async def published(self, disposition: Publish) -> None:
-        """The disposition's result went out: remember it, so a redelivery is not answered again."""
-        if disposition.claim is not None:
-            await self._claims.mark_published(disposition.claim, disposition.result)
+    async def published(self, answer: Answer) -> None:
+        """The answer went out: remember it, so a redelivery is not answered again."""
+        if answer.claim is not None:
+            await self._claims.mark_published(answer.claim, answer.result)
 
     def _defer_or_fail(
         self,
@@ -248,10 +189,10 @@ class Processor:
             max_age=self._settings.max_message_age_seconds,
         ):
             error = error or ErrorInfo(Code=DEFERRAL_BUDGET_EXHAUSTED, Message=reason)
-            return Publish(self._result(delivery, request, request_id, Outcome.FAILED, error))
+            return Answer(self._result(delivery, request, request_id, Outcome.FAILED, error))
         return Defer(delay, reason, error.Code if error else None)
 
-    def _invalid(self, delivery: Delivery, exc: InvalidRequest) -> Publish:
+    def _invalid(self, delivery: Delivery, exc: InvalidRequest) -> Disposition:
         error = ErrorInfo(Code=exc.code, Message=exc.message)
         result = Result(
             Outcome=Outcome.INVALID,
@@ -268,10 +209,10 @@ class Processor:
             user=username_hash(exc.client_id, exc.username),
         )
         if self._has_dead_letter_queue:
-            return Publish(result, dead_letter=error)
+            return AnswerAndDeadLetter(result, error)
         # No dead-letter queue of ours: leave the body to the queue's redrive policy and
         # answer once, on the first delivery.
-        return Publish(result, delete=False, publish=delivery.receive_count == 1)
+        return AnswerAndLeave(result) if delivery.receive_count == 1 else Leave(result)
 
     def _result(
         self,

@@ -7,41 +7,50 @@ reported to the message it belongs to, and retried where it can pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resend_contract.models import ErrorInfo
 
 from worker import metrics
-from worker.batching import Batcher
-from worker.processor import Delivery
+from worker.batching import Batcher, entry_outcomes
+from worker.delivery import Delivery
 from worker.retry import with_plumbing_retries
 
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
 
-class EntryFailed(Exception):
-    """One entry of a batch call failed; ``sender_fault`` means retrying cannot help."""
-
-    def __init__(self, code: str, message: str, *, sender_fault: bool) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.sender_fault = sender_fault
+# Message attributes that carry a trace context from the request to its result.
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 
 
-def entry_outcomes(response: dict[str, Any], count: int) -> list[BaseException | None]:
-    """Per-entry results of an SQS or SNS batch call whose entry ids are their indexes."""
-    outcomes: list[BaseException | None] = [None] * count
-    for failed in response.get("Failed", []):
-        outcomes[int(failed["Id"])] = EntryFailed(
-            str(failed.get("Code")),
-            str(failed.get("Message", "")),
-            sender_fault=bool(failed.get("SenderFault")),
-        )
-    return outcomes
+def parse_message(message: MessageTypeDef) -> Delivery:
+    """A received SQS message as the worker reads it."""
+    system = message.get("Attributes", {})
+    sent_ms = system.get("SentTimestamp")
+    attributes = message.get("MessageAttributes", {})
+    trace = {
+        name: str(attributes[name].get("StringValue", ""))
+        for name in TRACE_ATTRIBUTES
+        if name in attributes
+    }
+    if "AWSTraceHeader" in system:
+        trace["AWSTraceHeader"] = system["AWSTraceHeader"]
+    return Delivery(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message.get("Body", ""),
+        receive_count=int(system.get("ApproximateReceiveCount", "1")),
+        sent_at=int(sent_ms) / 1000 if sent_ms else None,
+        group_id=system.get("MessageGroupId"),
+        trace=trace,
+    )
 
 
 class Queue:
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         *,
         dead_letter_queue_url: str | None,
@@ -63,7 +72,7 @@ class Queue:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        return [Delivery.from_sqs(message) for message in response.get("Messages", [])]
+        return [parse_message(message) for message in response.get("Messages", [])]
 
     async def delete(self, receipt_handle: str) -> None:
         try:
@@ -98,7 +107,7 @@ class Queue:
         response = await self._sqs.get_queue_attributes(
             QueueUrl=self.url, AttributeNames=["VisibilityTimeout", "RedrivePolicy", "QueueArn"]
         )
-        return dict(response.get("Attributes", {}))
+        return {name: value for name, value in response.get("Attributes", {}).items()}
 
     async def drain(self) -> None:
         await self._visibility.drain()

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from resend_contract.models import Result
 
 from worker import metrics
-from worker.batching import Batcher
-from worker.queue import entry_outcomes
+from worker.batching import Batcher, entry_outcomes
 from worker.retry import with_plumbing_retries
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sns.type_defs import PublishBatchRequestEntryTypeDef
 
 
 def user_group_id(client_id: str | None, username: str | None) -> str:
@@ -25,7 +28,7 @@ def user_group_id(client_id: str | None, username: str | None) -> str:
 
 
 class ResultPublisher:
-    def __init__(self, sns: Any, topic_arn: str) -> None:
+    def __init__(self, sns: SNSClient, topic_arn: str) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._fifo = topic_arn.endswith(".fifo")
@@ -58,7 +61,10 @@ class ResultPublisher:
     async def _publish_batch(self, entries: Sequence[dict[str, Any]]) -> list[BaseException | None]:
         response = await self._sns.publish_batch(
             TopicArn=self._topic_arn,
-            PublishBatchRequestEntries=[{"Id": str(i), **e} for i, e in enumerate(entries)],
+            PublishBatchRequestEntries=[
+                cast("PublishBatchRequestEntryTypeDef", {"Id": str(i), **e})
+                for i, e in enumerate(entries)
+            ],
         )
         return entry_outcomes(response, len(entries))
 

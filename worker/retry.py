@@ -1,7 +1,9 @@
 """The retry policy: every decision about trying again lives in this module.
 
-Every Cognito outcome is classified by ``Error.Code`` (never by HTTP status: Cognito answers 400
-for TooManyRequestsException) into one of four actions:
+Every Cognito failure is first described by the project's one AWS error taxonomy
+(``resend_contract.aws_errors``: its code, whether the request may have reached Cognito), then
+judged by ``Error.Code`` (never by HTTP status: Cognito answers 400 for TooManyRequestsException)
+into one of four actions:
 
 - ``RETRY`` now, in-process, with full-jitter exponential backoff bounded in attempts and time.
   Only for failures that prove nothing was sent: an answer from Cognito, or a connection that
@@ -16,7 +18,8 @@ for TooManyRequestsException) into one of four actions:
 Each message also has a delivery budget (``RESEND_MAX_ATTEMPTS`` deliveries and
 ``RESEND_MAX_MESSAGE_AGE_SECONDS``); a deferral that would exceed it becomes a ``failed`` result
 instead, so the dead-letter queue only ever receives what the worker could not handle at all.
-The README carries this table; ``tests/test_retry.py`` checks every row.
+The README carries this table; ``tests/unit/test_retry.py`` checks every row. ``with_retries``
+is the one in-process retry loop, for the Cognito call and the plumbing calls alike.
 """
 
 from __future__ import annotations
@@ -28,22 +31,24 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from aiohttp import ClientConnectorError
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ParamValidationError,
-    ReadTimeoutError,
+from resend_contract.aws_errors import (
+    CONNECT_ERROR,
+    CONNECTION_LOST,
+    HTTP_5XX,
+    AwsFailure,
+    Reached,
+    describe,
 )
+from resend_contract.aws_errors import READ_TIMEOUT as READ_TIMEOUT
+from resend_contract.backoff import full_jitter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_base,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from worker.settings import SQS_MAX_VISIBILITY_SECONDS
 
@@ -82,11 +87,8 @@ PERMANENT = frozenset(
     }
 )
 
-# Error.Code values for failures that never reached Cognito's answer.
-READ_TIMEOUT = "ReadTimeout"
-CONNECTION_ERROR = "ConnectionError"
-CONNECTION_LOST = "ConnectionLost"
-HTTP_5XX = "ServiceUnavailable"
+# Error.Code of a connection that never opened, as the shared taxonomy names it.
+CONNECTION_ERROR = CONNECT_ERROR
 
 # Reasons that tell apart the two meanings of LimitExceededException, and other causes.
 PER_USER_LIMIT = "per_user_limit"
@@ -114,11 +116,18 @@ class Verdict:
 
 def classify(exc: BaseException) -> Verdict:
     """Map an exception from the Cognito call to an action."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "")
-        message = str(error.get("Message") or "")
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return judge(describe(exc))
+
+
+def judge(failure: AwsFailure) -> Verdict:
+    """The action for a failure as the shared taxonomy describes it."""
+    code, message = failure.code, failure.message
+    if failure.code == HTTP_5XX:
+        # A 5xx without an error code of Cognito's: the answer of a load balancer in front of
+        # it. The taxonomy cannot rule out that a gateway timed out on a request Cognito went on
+        # to process; this policy retries it, as it always has, rather than answer ``unknown``.
+        return Verdict(Action.RETRY, code, message)
+    if failure.reached is Reached.ANSWERED:
         if code in RETRY_NOW:
             return Verdict(Action.RETRY, code, message)
         if code == "LimitExceededException":
@@ -130,87 +139,40 @@ def classify(exc: BaseException) -> Verdict:
             return Verdict(Action.PERMANENT, code, message, ALREADY_CONFIRMED)
         if code in PERMANENT:
             return Verdict(Action.PERMANENT, code, message)
-        if status >= 500 and (not code or code == str(status)):
-            return Verdict(Action.RETRY, HTTP_5XX, f"HTTP {status} without an error code")
         # A code Cognito did not document when this was written: keep the message and let the
         # delivery budget decide, rather than answer a user "failed" for something new.
-        return Verdict(Action.DEFER, code or f"HTTP{status}", message)
-    if isinstance(exc, ParamValidationError):
-        return Verdict(Action.PERMANENT, "ParamValidationError", "request rejected before sending")
-    never_left = (
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ClientConnectorError,
-        ConnectionRefusedError,
-    )
-    if isinstance(exc, never_left):
-        # The connection never opened, so the request never left.
-        return Verdict(Action.RETRY, CONNECTION_ERROR, type(exc).__name__)
-    return unknown_verdict(exc)
+        return Verdict(Action.DEFER, code, message)
+    if failure.reached is Reached.NO:
+        if failure.retriable:
+            # The connection never opened, so the request never left.
+            return Verdict(Action.RETRY, code, message)
+        if code in PERMANENT:
+            return Verdict(Action.PERMANENT, code, message)
+        # Nothing left, and only a change of configuration will help: the budget decides.
+        return Verdict(Action.DEFER, code, message)
+    return _unknown(failure)
 
 
-def unknown_verdict(exc: BaseException) -> Verdict:
-    """Anything else may have happened after the request was written: outcome unknown.
+def _unknown(failure: AwsFailure) -> Verdict:
+    """The request may have been written and its answer never read: outcome unknown.
 
-    botocore's ReadTimeoutError (a subclass of ConnectionError), a connection reset or closed
-    mid-answer, an answer that could not be parsed, an error we did not foresee: in each, Cognito
-    may have sent the code. Calling again could send a second one and void the first.
+    A read timeout, a connection reset or closed mid-answer, an answer that could not be
+    parsed, an error we did not foresee: in each, Cognito may have sent the code. Calling again
+    could send a second one and void the first. Results name only the two documented causes.
     """
-    if isinstance(exc, ReadTimeoutError):
-        message = "no answer within the read timeout"
-        return Verdict(Action.UNKNOWN, READ_TIMEOUT, message, OUTCOME_UNKNOWN)
-    message = f"no answer read ({type(exc).__name__})"
+    if failure.code in (READ_TIMEOUT, CONNECTION_LOST):
+        return Verdict(Action.UNKNOWN, failure.code, failure.message, OUTCOME_UNKNOWN)
+    message = f"no answer read ({failure.code})"
     return Verdict(Action.UNKNOWN, CONNECTION_LOST, message, OUTCOME_UNKNOWN)
 
 
-class RetryNow(retry_base):
-    """The retry-now rule for one request's Cognito call, usable as tenacity's predicate.
+def may_retry_now(exc: BaseException) -> bool:
+    """Whether a failed Cognito call may be made again at once.
 
     Only ``RETRY`` verdicts: a read timeout or a lost connection is never retried, whoever holds
     the claim, since Cognito may already have sent the code.
     """
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None and outcome.failed else None
-        return exc is not None and self.allows(exc)
-
-    def allows(self, exc: BaseException) -> bool:
-        """Whether this failure may be retried now."""
-        return classify(exc).action is Action.RETRY
-
-
-BACKOFF_MULTIPLIER_SECONDS = 0.1
-
-
-def first_backoff() -> float:
-    """The wait before the first retry: full jitter under the first exponential step."""
-    return random.uniform(0, BACKOFF_MULTIPLIER_SECONDS)
-
-
-def cognito_retrying(
-    *,
-    rule: RetryNow,
-    max_attempts: int,
-    max_seconds: float,
-    before_sleep: Callable[[RetryCallState], Awaitable[None] | None] | None = None,
-) -> AsyncRetrying:
-    """Exponential backoff with full jitter, bounded in attempts and in total time.
-
-    Raises the last exception when the budget runs out (``reraise``), for ``classify`` to judge.
-    The caller makes the first attempt itself and enters this only after a retryable failure:
-    most calls succeed at once, and tenacity's machinery costs more CPU than the call's own
-    Python code.
-    """
-    return AsyncRetrying(
-        retry=rule,
-        wait=wait_random_exponential(
-            multiplier=BACKOFF_MULTIPLIER_SECONDS, max=max(0.2, max_seconds / 4)
-        ),
-        stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+    return classify(exc).action is Action.RETRY
 
 
 def when_exhausted(verdict: Verdict) -> Verdict:
@@ -240,20 +202,79 @@ def budget_spent(
     return receive_count >= max_attempts or age_seconds + delay > max_age
 
 
+# Full-jitter backoff between in-process attempts: the first retry waits up to the base, each
+# later one up to twice the one before, never above the cap.
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 1.0
 PLUMBING_ATTEMPTS = 3
+PLUMBING_BACKOFF_BASE_SECONDS = 0.2
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    may_retry: Callable[[BaseException], bool],
+    *,
+    max_attempts: int,
+    max_seconds: float | None = None,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Make ``call``, and again while ``may_retry`` allows, within attempts and seconds.
+
+    The first attempt runs outside tenacity: most calls succeed at once, and tenacity's
+    machinery costs more CPU than a call's own Python code. Only after a failure that may be
+    retried does tenacity take over, bounded by ``max_attempts`` in all and ``max_seconds``
+    (from the first retry; None for no time bound), waiting a full-jitter backoff before each
+    retry. ``on_retry`` hears of each failure that is retried. When the budget runs out, the
+    last exception is raised for the caller to judge.
+    """
+    try:
+        return await call()
+    except Exception as exc:
+        if max_attempts <= 1 or not may_retry(exc):
+            raise
+        if on_retry is not None:
+            on_retry(exc)
+    await asyncio.sleep(full_jitter(0, base, cap))
+    stop: stop_base = stop_after_attempt(max_attempts - 1)
+    if max_seconds is not None:
+        stop = stop | stop_after_delay(max_seconds)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if on_retry is not None and exc is not None:
+            on_retry(exc)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(may_retry),
+        # Tenacity's first attempt is the call's second: its retries continue the sequence.
+        wait=lambda state: full_jitter(state.attempt_number, base, cap),
+        stop=stop,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return await retrying(call)
+
+
+def may_retry_plumbing(exc: BaseException) -> bool:
+    """Whatever may pass, even after a read timeout: unlike the Cognito call, these repeat safely.
+
+    Deletes and visibility changes are idempotent; a result published twice is the same result
+    under the same RequestId (a FIFO topic's deduplication id drops the repeat), while a second
+    Cognito call would send a second code.
+    """
+    return describe(exc).retriable
 
 
 async def with_plumbing_retries(call: Callable[[], Awaitable[T]]) -> T:
     """Our own plumbing (SNS publish, SQS delete) retries a few times on top of botocore's.
 
     Only errors that may pass are retried; a per-entry failure with a sender fault is final.
-    A plain loop rather than tenacity: it runs twice for every message.
     """
-    for attempt in range(1, PLUMBING_ATTEMPTS):
-        try:
-            return await call()
-        except Exception as exc:
-            if getattr(exc, "sender_fault", False):
-                raise
-        await asyncio.sleep(random.uniform(0, BACKOFF_MULTIPLIER_SECONDS * 2**attempt))
-    return await call()
+    return await with_retries(
+        call,
+        may_retry_plumbing,
+        max_attempts=PLUMBING_ATTEMPTS,
+        base=PLUMBING_BACKOFF_BASE_SECONDS,
+    )

@@ -251,10 +251,6 @@ class Settings(BaseSettings):
         return self.queue_url.endswith(".fifo")
 
     @property
-    def is_fifo_topic(self) -> bool:
-        return self.result_topic_arn.endswith(".fifo")
-
-    @property
     def user_pool_region(self) -> str:
         return self.cognito_region or self.region
 

@@ -82,6 +82,22 @@ TRANSIENT_CODES = frozenset(
     }
 )
 
+# Error codes that mean a resource is missing or access is denied: only a change of settings or
+# permissions fixes them, never waiting.
+SETUP_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NotFound",
+        "NotFoundException",
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthorizationError",
+        "InvalidClientTokenId",
+        "ResourceNotFoundException",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AwsFailure:
@@ -128,8 +144,18 @@ _CONFIGURATION: tuple[type[BaseException], ...] = (
 )
 
 
+class EntryFailed(Exception):
+    """One entry of a batch call failed; raised to the caller that submitted that entry."""
+
+    def __init__(self, failure: AwsFailure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}")
+        self.failure = failure
+
+
 def describe(exc: BaseException) -> AwsFailure:
     """Judge any exception an AWS call raised; unknown ones count as "may have been done"."""
+    if isinstance(exc, EntryFailed):
+        return exc.failure
     if isinstance(exc, ClientError):
         return _answered(exc.response)
     for kinds, code, message in _NEVER_SENT:

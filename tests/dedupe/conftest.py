@@ -21,7 +21,6 @@ from worker.settings import DedupeBackend, Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REGION = "us-east-1"
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 BACKENDS = [
     pytest.param(DedupeBackend.MEMORY, id="memory"),
@@ -84,7 +83,11 @@ async def dynamodb_table(moto_endpoint: str) -> AsyncIterator[str]:
     """A fresh dedupe table, defined by the module's own table_spec, with TTL on as deployed."""
     name = f"dedupe-{uuid.uuid4().hex}"
     async with AioSession().create_client(
-        "dynamodb", region_name=REGION, endpoint_url=moto_endpoint, **DUMMY_CREDENTIALS
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ) as client:
         await client.create_table(**table_spec(name))
         await client.update_time_to_live(

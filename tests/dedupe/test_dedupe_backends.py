@@ -21,7 +21,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REGION = "us-east-1"
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 USERNAME = "Someone.Private@Example.com"
 KEY = dedupe_key("client1", USERNAME)
 RESULT = {"outcome": "sent", "destination": "s***@e***.com"}
@@ -72,7 +71,11 @@ async def test_dynamodb_item_layout(
         dynamodb_table, region=REGION, key_prefix="layout", endpoint_url=moto_endpoint
     )
     async with AioSession().create_client(
-        "dynamodb", region_name=REGION, endpoint_url=moto_endpoint, **DUMMY_CREDENTIALS
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ) as client:
         try:
             await store.claim(KEY, "owner-a", 5)

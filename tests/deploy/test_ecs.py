@@ -37,6 +37,7 @@ def test_file_is_valid_input_for_its_api_call(file_name: str) -> None:
     service, operation = API_CALLS[file_name]
     model = botocore.session.get_session().get_service_model(service)
     shape = model.operation_model(operation).input_shape
+    assert shape is not None
     report = ParamValidator().validate(ecs_json(file_name), shape)
     assert not report.has_errors(), report.generate_report()
 

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore import UNSIGNED
-from botocore.config import Config
 
 from devstack import DevStack, DevStackAdmin
 from devstack.provision import DUMMY_CREDENTIALS
@@ -33,7 +33,7 @@ def devstack_admin(devstack: DevStack) -> DevStackAdmin:
 @pytest.fixture
 async def cognito_idp(devstack: DevStack) -> AsyncIterator[Any]:
     """An unsigned cognito-idp client with botocore's retries off, as the worker uses it."""
-    config = Config(
+    config = AioConfig(
         signature_version=UNSIGNED, retries={"mode": "standard", "total_max_attempts": 1}
     )
     async with aws_session().create_client(
@@ -47,7 +47,9 @@ def aws_client(devstack: DevStack) -> Callable[..., Any]:
     """Makes signed clients with dummy credentials: ``async with aws_client("sqs") as sqs``."""
 
     def make(service: str, region: str = "us-east-1") -> Any:
-        return aws_session().create_client(
+        # Any service by name: the stubs type a client only for a literal service name.
+        session: Any = aws_session()
+        return session.create_client(
             service, region_name=region, endpoint_url=devstack.endpoint_url, **DUMMY_CREDENTIALS
         )
 

@@ -26,6 +26,7 @@ from resend_contract.aws_errors import (
     CONNECTION_LOST,
     HTTP_5XX,
     READ_TIMEOUT,
+    EntryFailed,
     Reached,
     describe,
     entry_failure,
@@ -178,3 +179,9 @@ async def test_a_silent_server_from_the_sdk_may_have_done_it(silent_server: int)
     failure = describe(await resend(silent_server))
     assert failure.code == READ_TIMEOUT
     assert failure.reached is Reached.MAYBE
+
+
+def test_a_failed_batch_entry_raised_is_described_as_its_entry() -> None:
+    raised = EntryFailed(entry_failure({"Id": "0", "Code": "InternalError", "SenderFault": False}))
+    assert describe(raised) is raised.failure
+    assert describe(raised).retriable and str(raised).startswith("InternalError")

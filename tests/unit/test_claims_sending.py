@@ -67,7 +67,9 @@ async def test_a_worker_that_vanished_mid_call_leaves_an_unknown_answer() -> Non
 
     other = claims(store)
     again = await other.claim(REQUEST, "m1", "r-m1")
-    assert isinstance(again, Answered) and again.kind == "redelivery"
+    # A redelivery: the request's own record answers it, not a duplicate's reference.
+    assert isinstance(again, Answered) and again.result.MessageId == "m1"
+    assert again.result.RequestId == "r-m1" and again.result.Original is None
     assert again.result.Outcome is Outcome.UNKNOWN, "the request itself gets one unknown result"
     duplicate = await other.claim(REQUEST, "m2", "r-m2")
     assert isinstance(duplicate, Answered) and duplicate.result.Outcome is Outcome.DUPLICATE

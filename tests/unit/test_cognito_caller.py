@@ -41,7 +41,7 @@ def caller(client: FakeCognito, attempts: int = 4) -> CognitoCaller:
         retry_max_attempts=attempts,
         retry_max_seconds=5,
     )
-    return CognitoCaller(client, LocalRateLimiter(10_000), settings)
+    return CognitoCaller(client, LocalRateLimiter(10_000), settings)  # type: ignore[arg-type]
 
 
 async def test_success_at_once() -> None:

@@ -12,11 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from resend_contract.models import Outcome, Result
+from resend_contract.models import ErrorInfo, Outcome, Result
 
 from worker.consumer import Consumer
+from worker.delivery import Delivery
+from worker.dispositions import (
+    Answer,
+    AnswerAndDeadLetter,
+    AnswerAndLeave,
+    Defer,
+    DeleteOnly,
+    Disposition,
+    Leave,
+)
 from worker.health import Health
-from worker.processor import Defer, Delivery, Disposition, Publish
 
 
 def delivery(n: int, group: str | None = None) -> Delivery:
@@ -30,8 +39,8 @@ def delivery(n: int, group: str | None = None) -> Delivery:
     )
 
 
-def answer(item: Delivery) -> Publish:
-    return Publish(
+def answer(item: Delivery) -> Answer:
+    return Answer(
         Result(
             Outcome=Outcome.SENT,
             RequestId=item.message_id,
@@ -54,6 +63,7 @@ class FakeQueue:
     poll_open: asyncio.Event = field(default_factory=asyncio.Event)
     poll_release: asyncio.Event = field(default_factory=asyncio.Event)
     late: list[Delivery] = field(default_factory=list)
+    dead_lettered: list[str] = field(default_factory=list)
 
     async def receive(self, max_messages: int, wait_seconds: int) -> list[Delivery]:
         self.asked.append(max_messages)
@@ -71,7 +81,9 @@ class FakeQueue:
         self.deleted.append(receipt_handle)
 
     async def dead_letter(self, item: Delivery, error: object) -> None:
-        raise AssertionError("no dead-letter copies in these tests")
+        # Before the delete: a body is copied while the original still exists.
+        assert item.receipt_handle not in self.deleted
+        self.dead_lettered.append(item.receipt_handle)
 
     async def drain(self) -> None:
         return None
@@ -112,7 +124,7 @@ class FakeProcessor:
         finally:
             self.running -= 1
 
-    async def published(self, disposition: Publish) -> None:
+    async def published(self, answer: Answer) -> None:
         return None
 
     async def flush_store(self) -> None:
@@ -259,3 +271,26 @@ async def test_shutdown_cancels_only_messages_whose_call_never_started(calling: 
         # Cancelled and handed back at once.
         assert publisher.published == []
         assert ("h-1", 0) in queue.visibility
+
+
+async def test_each_disposition_publishes_and_deletes_what_its_name_says() -> None:
+    items = [delivery(n) for n in range(1, 6)]
+    error = ErrorInfo(Code="InvalidJson", Message="not JSON")
+    named: dict[str, Callable[[Result], Disposition]] = {
+        "m-1": Answer,
+        "m-2": lambda result: AnswerAndDeadLetter(result, error),
+        "m-3": AnswerAndLeave,
+        "m-4": Leave,
+        "m-5": DeleteOnly,
+    }
+    queue = FakeQueue(batches=[items])
+    processor = FakeProcessor(decide=lambda item: named[item.message_id](answer(item).result))
+    worker, publisher = consumer(queue, processor)
+
+    await run_until(worker, queue, lambda: len(processor.order) == 5 and not worker._in_flight)
+
+    assert sorted(publisher.published) == ["m-1", "m-2", "m-3"]
+    assert queue.dead_lettered == ["h-2"]
+    assert sorted(queue.deleted) == ["h-1", "h-2", "h-5"]
+    # Left to the queue's redrive policy: never handed back early either.
+    assert not [change for change in queue.visibility if change[0] in {"h-3", "h-4"}]

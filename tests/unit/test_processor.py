@@ -15,7 +15,16 @@ from worker.claims import Claims
 from worker.client_secrets import ClientSecrets
 from worker.cognito import BeforeSend, NotSent, Sent
 from worker.dedupe.memory import MemoryDedupeStore
-from worker.processor import Defer, Delivery, Processor, Publish
+from worker.delivery import Delivery
+from worker.dispositions import (
+    Answer,
+    AnswerAndDeadLetter,
+    AnswerAndLeave,
+    Defer,
+    DeleteOnly,
+    Leave,
+)
+from worker.processor import Processor
 from worker.retry import Action, Verdict
 from worker.secret_hash import secret_hash
 from worker.settings import Settings
@@ -75,23 +84,23 @@ async def test_sent_then_duplicate_then_redelivery() -> None:
     caller = FakeCaller()
     processor = await make(caller)
     first = await processor.process(delivery("m1"))
-    assert isinstance(first, Publish) and first.result.Outcome is Outcome.SENT
+    assert isinstance(first, Answer) and first.result.Outcome is Outcome.SENT
     assert caller.calls[0]["SecretHash"] == secret_hash("s3cr3t", "jane", "client1")
 
     duplicate = await processor.process(delivery("m2", username="JANE"))
-    assert isinstance(duplicate, Publish) and duplicate.result.Outcome is Outcome.DUPLICATE
+    assert isinstance(duplicate, Answer) and duplicate.result.Outcome is Outcome.DUPLICATE
     assert duplicate.result.Username == "JANE" and duplicate.result.RequestId == "r-m2"
     assert duplicate.result.Original is not None and duplicate.result.Original.MessageId == "m1"
     assert duplicate.result.CodeDeliveryDetails == DETAILS
 
     # The publish of m1 was lost: its redelivery republishes the stored result.
     again = await processor.process(delivery("m1", receive_count=2))
-    assert isinstance(again, Publish) and again.publish
+    assert isinstance(again, Answer)
     assert again.result.Outcome is Outcome.SENT and again.result.Username == "jane"
     # Once published, a redelivery (the delete was lost) is deleted without a second result.
     await processor.published(first)
     last = await processor.process(delivery("m1", receive_count=3))
-    assert isinstance(last, Publish) and not last.publish and last.delete
+    assert isinstance(last, DeleteOnly)
     assert len(caller.calls) == 1
 
 
@@ -100,9 +109,9 @@ async def test_permanent_failure_releases_the_claim() -> None:
     caller = FakeCaller(NotSent(verdict, 1))
     processor = await make(caller)
     first = await processor.process(delivery("m1"))
-    assert isinstance(first, Publish) and first.result.Outcome is Outcome.FAILED
+    assert isinstance(first, Answer) and first.result.Outcome is Outcome.FAILED
     second = await processor.process(delivery("m2"))
-    assert isinstance(second, Publish) and second.result.Outcome is Outcome.FAILED
+    assert isinstance(second, Answer) and second.result.Outcome is Outcome.FAILED
     assert len(caller.calls) == 2
 
 
@@ -112,6 +121,26 @@ async def test_deferral_within_budget_then_failed_when_spent() -> None:
     early = await processor.process(delivery("m1", receive_count=1))
     assert isinstance(early, Defer) and early.reason == "CodeDeliveryFailureException"
     late = await processor.process(delivery("m1", receive_count=3))
-    assert isinstance(late, Publish) and late.result.Outcome is Outcome.FAILED
+    assert isinstance(late, Answer) and late.result.Outcome is Outcome.FAILED
     assert late.result.Error is not None
     assert late.result.Error.Code == "CodeDeliveryFailureException"
+
+
+def invalid(message_id: str, receive_count: int = 1) -> Delivery:
+    return Delivery(message_id, f"rh-{message_id}", "not json", receive_count, time.time())
+
+
+async def test_an_invalid_body_is_answered_and_copied_to_our_dead_letter_queue() -> None:
+    processor = await make(FakeCaller(), dead_letter_queue_url="http://dlq")
+    disposition = await processor.process(invalid("m1"))
+    assert isinstance(disposition, AnswerAndDeadLetter)
+    assert disposition.result.Outcome is Outcome.INVALID
+    assert disposition.error == disposition.result.Error
+
+
+async def test_without_a_dead_letter_queue_an_invalid_body_is_answered_once_and_left() -> None:
+    processor = await make(FakeCaller())
+    first = await processor.process(invalid("m1"))
+    assert isinstance(first, AnswerAndLeave) and first.result.Outcome is Outcome.INVALID
+    again = await processor.process(invalid("m1", receive_count=2))
+    assert isinstance(again, Leave) and again.result.Outcome is Outcome.INVALID

@@ -1,6 +1,8 @@
 """Every row of the classification table leads to its action; budgets and delays are bounded."""
 
+import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -10,9 +12,12 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+from resend_contract.aws_errors import EntryFailed, entry_failure
 
+from worker import retry
 from worker.retry import (
     ALREADY_CONFIRMED,
+    CONNECTION_ERROR,
     DAILY_EMAIL_LIMIT,
     DEFER,
     PER_USER_LIMIT,
@@ -20,24 +25,23 @@ from worker.retry import (
     RETRIES_EXHAUSTED,
     RETRY_NOW,
     Action,
-    RetryNow,
     budget_spent,
     classify,
-    cognito_retrying,
     defer_delay,
+    may_retry_now,
     when_exhausted,
+    with_plumbing_retries,
+    with_retries,
 )
 from worker.settings import SQS_MAX_VISIBILITY_SECONDS
 
 
 def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "ResendConfirmationCode",
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "ResendConfirmationCode")
 
 
 TABLE = [
@@ -146,16 +150,13 @@ async def _run(errors: list[BaseException], *, read_timeout_ok: bool, attempts: 
         if errors:
             raise errors.pop(0)
 
-    retrying = cognito_retrying(rule=RetryNow(), max_attempts=attempts, max_seconds=2.0)
     with contextlib.suppress(Exception):
-        async for attempt in retrying:
-            with attempt:
-                await call()
+        await with_retries(call, may_retry_now, max_attempts=attempts, max_seconds=2.0)
     return calls
 
 
 async def test_in_process_retries_are_bounded_by_attempts() -> None:
-    throttled = [client_error("TooManyRequestsException") for _ in range(10)]
+    throttled: list[BaseException] = [client_error("TooManyRequestsException") for _ in range(10)]
     assert await _run(throttled, read_timeout_ok=True, attempts=3) == 3
 
 
@@ -168,3 +169,102 @@ async def test_read_timeout_never_retried() -> None:
     timeouts = [ReadTimeoutError(endpoint_url="http://x") for _ in range(3)]
     assert await _run(list(timeouts), read_timeout_ok=True) == 1
     assert await _run(list(timeouts), read_timeout_ok=False) == 1
+
+
+async def test_the_first_attempt_runs_without_tenacity(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tenacity entered on the hot path")
+
+    monkeypatch.setattr(retry, "AsyncRetrying", forbidden)
+
+    async def call() -> str:
+        return "ok"
+
+    assert await with_retries(call, may_retry_now, max_attempts=5) == "ok"
+    with pytest.raises(ClientError):
+        await _raise_once(client_error("UserNotFoundException"))
+
+
+async def _raise_once(exc: BaseException) -> None:
+    async def call() -> None:
+        raise exc
+
+    await with_retries(call, may_retry_now, max_attempts=5)
+
+
+async def test_every_retry_waits_a_full_jitter_backoff_and_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[tuple[int, float, float]] = []
+
+    def recorded(attempt: int, base: float, cap: float) -> float:
+        waits.append((attempt, base, cap))
+        return 0.0
+
+    monkeypatch.setattr(retry, "full_jitter", recorded)
+    errors = [client_error("TooManyRequestsException") for _ in range(3)]
+    retried: list[BaseException] = []
+
+    async def call() -> str:
+        if errors:
+            raise errors.pop(0)
+        return "ok"
+
+    result = await with_retries(
+        call, may_retry_now, max_attempts=5, base=0.1, cap=0.4, on_retry=retried.append
+    )
+    assert result == "ok"
+    assert waits == [(0, 0.1, 0.4), (1, 0.1, 0.4), (2, 0.1, 0.4)]
+    assert len(retried) == 3
+
+
+async def test_retries_stop_at_the_time_bound() -> None:
+    calls = 0
+
+    async def call() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        raise client_error("TooManyRequestsException")
+
+    with pytest.raises(ClientError):
+        await with_retries(call, may_retry_now, max_attempts=100, max_seconds=0.3, cap=0.01)
+    assert 2 <= calls <= 4
+
+
+def entry(code: str, *, sender_fault: bool) -> EntryFailed:
+    return EntryFailed(entry_failure({"Id": "0", "Code": code, "SenderFault": sender_fault}))
+
+
+@pytest.mark.parametrize(
+    ("exc", "calls"),
+    [
+        (entry("InternalError", sender_fault=False), 3),
+        (entry("ReceiptHandleIsInvalid", sender_fault=True), 1),
+        (ReadTimeoutError(endpoint_url="http://x"), 3),
+        (client_error("InternalError", status=500), 3),
+        (client_error("AccessDenied", status=403), 1),
+    ],
+    ids=["transient-entry", "sender-fault-entry", "read-timeout", "5xx", "access-denied"],
+)
+async def test_plumbing_retries_only_what_may_pass(exc: BaseException, calls: int) -> None:
+    made = 0
+
+    async def call() -> None:
+        nonlocal made
+        made += 1
+        raise exc
+
+    with pytest.raises(type(exc)):
+        await with_plumbing_retries(call)
+    assert made == calls
+
+
+def test_connections_that_never_opened_retry_under_the_taxonomys_code() -> None:
+    assert classify(ConnectTimeoutError(endpoint_url="http://x")).code == "ConnectTimeout"
+    refused = classify(EndpointConnectionError(endpoint_url="http://secret-host"))
+    assert (refused.code, refused.action) == (CONNECTION_ERROR, Action.RETRY)
+    assert "secret-host" not in refused.message
+    unexpected = classify(ValueError("jane@example.com"))
+    assert (unexpected.action, unexpected.code) == (Action.UNKNOWN, "ConnectionLost")
+    assert "jane" not in unexpected.message

@@ -38,16 +38,15 @@ def build_dedupe_store(
         from worker.dedupe.memory import MemoryDedupeStore
 
         return MemoryDedupeStore(settings.dedupe_max_entries)
+    # Settings refuses a Redis backend without a URL and a DynamoDB one without a table.
     if backend is DedupeBackend.REDIS:
-        if not settings.redis_url:
-            raise ValueError("RESEND_DEDUPE_BACKEND=redis needs RESEND_REDIS_URL")
+        assert settings.redis_url is not None
         from worker.dedupe.redis import RedisDedupeStore
 
         return RedisDedupeStore(
             settings.redis_url.get_secret_value(), key_prefix=settings.dedupe_key_prefix
         )
-    if not settings.dedupe_table:
-        raise ValueError("RESEND_DEDUPE_BACKEND=dynamodb needs RESEND_DEDUPE_TABLE")
+    assert settings.dedupe_table is not None
     from worker.dedupe.dynamodb import DynamoDBDedupeStore
 
     return DynamoDBDedupeStore(

@@ -29,18 +29,32 @@ import asyncio
 import contextlib
 import json
 import math
+import re
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
+from resend_contract.aws_errors import describe
 
 from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Status
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
 TTL_ATTRIBUTE = "expires_at"
 
 _NAMES = {"#status": "status", "#owner": "owner"}
+_ALL_NAMES = {**_NAMES, "#result": "result"}
+_STATUS_VALUES = {
+    ":in_progress": Status.IN_PROGRESS.value,
+    ":sending": Status.SENDING.value,
+    ":completed": Status.COMPLETED.value,
+}
+_PLACEHOLDER = re.compile(r"[:#]\w+")
 _OWNED_LIVE = "#status = :in_progress AND #owner = :owner AND expires_at_ms > :now"
 _OWNED_SENDING_LEASE = "#status = :sending AND #owner = :owner AND lease_expires_at_ms > :now"
 _OWNED_OPEN = (
@@ -85,7 +99,7 @@ class DynamoDBDedupeStore(DedupeStore):
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             max_pool_connections=max_pool_connections,
         )
-        self._client: Any = None
+        self._client: DynamoDBClient | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -93,7 +107,7 @@ class DynamoDBDedupeStore(DedupeStore):
         """The pk of a dedupe key's item."""
         return self._prefix + key
 
-    async def _dynamodb(self) -> Any:
+    async def _dynamodb(self) -> DynamoDBClient:
         if self._client is not None:
             return self._client
         # Created here rather than in __init__ so the lock belongs to the running loop.
@@ -118,8 +132,8 @@ class DynamoDBDedupeStore(DedupeStore):
         client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(lease_seconds)
-        try:
-            await client.put_item(
+        failed = await _unless_condition_fails(
+            client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": self.partition_key(key)},
@@ -141,70 +155,33 @@ class DynamoDBDedupeStore(DedupeStore):
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
-            existing = await self._blocking_item(exc, key, now_ms)
-            if existing is None:
-                # Only if the service returned no item and the record vanished since: rare
-                # enough that the caller's usual error handling (retry later) is right.
-                raise DedupeStoreError(
-                    "dedupe store claim lost to a record that vanished"
-                ) from None
-            return Claim(won=False, existing=existing)
-        return Claim(won=True, existing=None)
+        )
+        if failed is None:
+            return Claim(won=True, existing=None)
+        existing = await self._blocking_item(failed, key, now_ms)
+        if existing is None:
+            # Only if the service returned no item and the record vanished since: rare
+            # enough that the caller's usual error handling (retry later) is right.
+            raise DedupeStoreError("dedupe store claim lost to a record that vanished")
+        return Claim(won=False, existing=existing)
 
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(lease_seconds)
-        try:
-            await client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET expires_at_ms = :expires_ms, expires_at = :ttl",
-                ConditionExpression=_OWNED_LIVE,
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":owner": {"S": owner},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
-            existing = await self._blocking_item(exc, key, now_ms)
-            if existing is None or existing.status is not Status.SENDING:
-                return False
-            return await self._renew_sending(client, key, owner, now_ms, expires_ms)
-        return True
-
-    async def _renew_sending(
-        self, client: Any, key: str, owner: str, now_ms: int, lease_ms: int
-    ) -> bool:
-        try:
-            await client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET lease_expires_at_ms = :lease_ms",
-                ConditionExpression=_OWNED_SENDING_LEASE,
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":lease_ms": {"N": str(lease_ms)},
-                    ":now": {"N": str(now_ms)},
-                    ":sending": {"S": Status.SENDING.value},
-                    ":owner": {"S": owner},
-                },
-            )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
+        update = "SET expires_at_ms = :expires_ms, expires_at = :ttl"
+        failed = await self._update(
+            key, owner, now_ms, update, _OWNED_LIVE, expires_ms=expires_ms, ttl=_ttl(expires_ms)
+        )
+        if failed is None:
+            return True
+        existing = await self._blocking_item(failed, key, now_ms)
+        if existing is None or existing.status is not Status.SENDING:
             return False
-        return True
+        update = "SET lease_expires_at_ms = :lease_ms"
+        condition = _OWNED_SENDING_LEASE
+        return (
+            await self._update(key, owner, now_ms, update, condition, lease_ms=expires_ms) is None
+        )
 
     async def _mark_sending(
         self,
@@ -214,111 +191,98 @@ class DynamoDBDedupeStore(DedupeStore):
         lease_seconds: float,
         window_seconds: float,
     ) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        try:
-            await client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression=(
-                    "SET #status = :sending, expires_at_ms = :expires_ms, expires_at = :ttl,"
-                    " lease_expires_at_ms = :lease_ms, #result = :result"
-                ),
-                ConditionExpression=_OWNED_LIVE,
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":sending": {"S": Status.SENDING.value},
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":lease_ms": {"N": str(now_ms + _millis(lease_seconds))},
-                    ":result": {"S": result_json},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":owner": {"S": owner},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
-            # A retried mark whose first attempt took effect finds its own SENDING item.
-            existing = await self._blocking_item(exc, key, now_ms)
-            return (
-                existing is not None
-                and existing.status is Status.SENDING
-                and existing.owner == owner
-            )
-        return True
+        update = (
+            "SET #status = :sending, expires_at_ms = :expires_ms, expires_at = :ttl,"
+            " lease_expires_at_ms = :lease_ms, #result = :result"
+        )
+        failed = await self._update(
+            key,
+            owner,
+            now_ms,
+            update,
+            _OWNED_LIVE,
+            expires_ms=expires_ms,
+            ttl=_ttl(expires_ms),
+            lease_ms=now_ms + _millis(lease_seconds),
+            result=result_json,
+        )
+        # A retried mark whose first attempt took effect finds its own SENDING item.
+        return await self._done_before(failed, key, owner, now_ms, Status.SENDING)
 
     async def _complete(
         self, key: str, owner: str, result_json: str, window_seconds: float
     ) -> bool:
-        client = await self._dynamodb()
         now_ms = _now_ms()
         expires_ms = now_ms + _millis(window_seconds)
-        try:
-            await client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression=(
-                    "SET #status = :completed, expires_at_ms = :expires_ms, expires_at = :ttl,"
-                    " #result = :result REMOVE lease_expires_at_ms"
-                ),
-                ConditionExpression=_OWNED_OPEN,
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":completed": {"S": Status.COMPLETED.value},
-                    ":expires_ms": {"N": str(expires_ms)},
-                    ":ttl": {"N": str(_ttl(expires_ms))},
-                    ":result": {"S": result_json},
-                    ":now": {"N": str(now_ms)},
-                    ":in_progress": {"S": Status.IN_PROGRESS.value},
-                    ":sending": {"S": Status.SENDING.value},
-                    ":owner": {"S": owner},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
-            # A retried complete whose first attempt took effect finds its own COMPLETED item.
-            existing = await self._blocking_item(exc, key, now_ms)
-            return (
-                existing is not None
-                and existing.status is Status.COMPLETED
-                and existing.owner == owner
-            )
-        return True
+        update = (
+            "SET #status = :completed, expires_at_ms = :expires_ms, expires_at = :ttl,"
+            " #result = :result REMOVE lease_expires_at_ms"
+        )
+        failed = await self._update(
+            key,
+            owner,
+            now_ms,
+            update,
+            _OWNED_OPEN,
+            expires_ms=expires_ms,
+            ttl=_ttl(expires_ms),
+            result=result_json,
+        )
+        # A retried complete whose first attempt took effect finds its own COMPLETED item.
+        return await self._done_before(failed, key, owner, now_ms, Status.COMPLETED)
 
     async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
+        condition = "#status = :completed AND #owner = :owner AND expires_at_ms > :now"
+        update = "SET #result = :result"
+        failed = await self._update(key, owner, _now_ms(), update, condition, result=result_json)
+        return failed is None
+
+    async def _update(
+        self,
+        key: str,
+        owner: str,
+        now_ms: int,
+        update: str,
+        condition: str,
+        **values: str | int,
+    ) -> ClientError | None:
+        """One conditional UpdateItem of a key's item by its owner, judged at ``now_ms``.
+
+        ``values`` fill the ``:name`` placeholders. DynamoDB refuses placeholders that its
+        expressions do not use, so the owner, the clock reading and the status names are added
+        only where the expressions name them: each write spells out its own values alone.
+        """
         client = await self._dynamodb()
-        try:
-            await client.update_item(
+        used = set(_PLACEHOLDER.findall(f"{update} {condition}"))
+        given: dict[str, str | int] = {":owner": owner, ":now": now_ms, **_STATUS_VALUES}
+        given.update((f":{name}", value) for name, value in values.items())
+        return await _unless_condition_fails(
+            client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
-                UpdateExpression="SET #result = :result",
-                ConditionExpression=(
-                    "#status = :completed AND #owner = :owner AND expires_at_ms > :now"
-                ),
-                ExpressionAttributeNames={**_NAMES, "#result": "result"},
-                ExpressionAttributeValues={
-                    ":result": {"S": result_json},
-                    ":completed": {"S": Status.COMPLETED.value},
-                    ":owner": {"S": owner},
-                    ":now": {"N": str(_now_ms())},
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in _ALL_NAMES.items() if k in used},
+                ExpressionAttributeValues={k: _value(v) for k, v in given.items() if k in used},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
-            return False
-        return True
+        )
+
+    async def _done_before(
+        self, failed: ClientError | None, key: str, owner: str, now_ms: int, status: Status
+    ) -> bool:
+        """A write took effect, now or on an earlier attempt that left the item ``status``."""
+        if failed is None:
+            return True
+        existing = await self._blocking_item(failed, key, now_ms)
+        return existing is not None and existing.status is status and existing.owner == owner
 
     async def _release(self, key: str, owner: str) -> None:
         client = await self._dynamodb()
-        try:
-            await client.delete_item(
+        await _unless_condition_fails(
+            client.delete_item(
                 TableName=self._table,
                 Key={"pk": {"S": self.partition_key(key)}},
                 ConditionExpression="(#status = :in_progress OR #status = :sending)"
@@ -330,9 +294,7 @@ class DynamoDBDedupeStore(DedupeStore):
                     ":owner": {"S": owner},
                 },
             )
-        except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                raise
+        )
 
     async def _get(self, key: str) -> Record | None:
         client = await self._dynamodb()
@@ -359,11 +321,26 @@ class DynamoDBDedupeStore(DedupeStore):
     async def _blocking_item(self, exc: ClientError, key: str, now_ms: int) -> Record | None:
         # Judged by the request's own clock reading: the item that failed a claim's condition
         # was live then, even if it expired during the round trip.
-        item = exc.response.get("Item")
+        item = cast("dict[str, Any] | None", exc.response.get("Item"))
         if item:
             return _live_record(key, item, now_ms)
         # Emulators without ReturnValuesOnConditionCheckFailure: read it, consistently.
         return await self._get(key)
+
+
+async def _unless_condition_fails(write: Awaitable[object]) -> ClientError | None:
+    """Make a conditional write: None once it took effect, the error if its condition failed."""
+    try:
+        await write
+    except ClientError as exc:
+        if describe(exc).code != _CONDITION_FAILED:
+            raise
+        return exc
+    return None
+
+
+def _value(value: str | int) -> AttributeValueTypeDef:
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
 
 
 def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
@@ -380,10 +357,6 @@ def _live_record(key: str, item: dict[str, Any], now_ms: int) -> Record | None:
         result=json.loads(result["S"]) if result else None,
         lease_expires_at=int(lease["N"]) / 1000 if lease else None,
     )
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _now_ms() -> int:
