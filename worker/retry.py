@@ -124,9 +124,14 @@ def judge(failure: AwsFailure) -> Verdict:
     code, message = failure.code, failure.message
     if failure.code == HTTP_5XX:
         # A 5xx without an error code of Cognito's: the answer of a load balancer in front of
-        # it. The taxonomy cannot rule out that a gateway timed out on a request Cognito went on
-        # to process; this policy retries it, as it always has, rather than answer ``unknown``.
-        return Verdict(Action.RETRY, code, message)
+        # it. A 503 says the request was turned away before it was served, so nothing was sent.
+        # Any other (a 502 or 504 of a gateway that gave up waiting, a bare 500) cannot rule
+        # out that Cognito went on to process the request: calling again could send a second
+        # code, so the outcome is unknown.
+        if failure.status == 503:
+            return Verdict(Action.RETRY, code, message)
+        lost = f"HTTP {failure.status} without an error code: Cognito's answer did not arrive"
+        return Verdict(Action.UNKNOWN, CONNECTION_LOST, lost, OUTCOME_UNKNOWN)
     if failure.reached is Reached.ANSWERED:
         if code in RETRY_NOW:
             return Verdict(Action.RETRY, code, message)

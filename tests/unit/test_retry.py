@@ -114,6 +114,19 @@ def test_transport_errors_retry() -> None:
     assert classify(ParamValidationError(report="bad")).action is Action.PERMANENT
 
 
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_gateway_5xx_without_a_code_may_have_sent_the_code(status: int) -> None:
+    # A gateway that gave up waiting says nothing of what Cognito did with the request.
+    verdict = classify(client_error("", status=status))
+    assert (verdict.action, verdict.code, verdict.reason) == (
+        Action.UNKNOWN,
+        "ConnectionLost",
+        "outcome_unknown",
+    )
+    assert str(status) in verdict.message
+    assert not may_retry_now(client_error(str(status), status=status))
+
+
 def test_unknown_code_is_deferred_not_failed() -> None:
     verdict = classify(client_error("BrandNewException", "new"))
     assert (verdict.action, verdict.code) == (Action.DEFER, "BrandNewException")
