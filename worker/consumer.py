@@ -26,6 +26,7 @@ from resend_contract.models import Outcome
 
 from worker import metrics
 from worker.health import Health
+from worker.logs import describe_error
 from worker.processor import Defer, Delivery, Processor, Publish
 from worker.queue import Queue
 from worker.results import ResultPublisher
@@ -121,7 +122,7 @@ class Consumer:
                 try:
                     deliveries = receive.result()
                 except Exception as exc:
-                    log.error("receive failed", error=repr(exc))
+                    log.error("receive failed", error=describe_error(exc))
                     await asyncio.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
                     continue
                 self._health.polled()
@@ -193,7 +194,7 @@ class Consumer:
             log.info("message returned to the queue at shutdown", outcome="returned")
             raise
         except Exception as exc:
-            log.exception("processing failed unexpectedly", error=repr(exc))
+            log.exception("processing failed unexpectedly", error=describe_error(exc))
             metrics.deferrals.labels("internal_error").inc()
             with contextlib.suppress(Exception):
                 await self._queue.change_visibility(
@@ -220,7 +221,7 @@ class Consumer:
                     "result not published; the message will come back",
                     outcome=result.Outcome.value,
                     error_code=error_code,
-                    error=repr(exc),
+                    error=describe_error(exc),
                 )
                 await self._queue.change_visibility(
                     delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
@@ -238,7 +239,7 @@ class Consumer:
                 await self._queue.delete(delivery.receipt_handle)
             except Exception as exc:
                 # The result is out; a redelivery is answered from the dedupe store.
-                log.error("delete failed", error=repr(exc))
+                log.error("delete failed", error=describe_error(exc))
         log.info(
             "message done",
             outcome=result.Outcome.value,
@@ -306,7 +307,7 @@ class Consumer:
             log.warning(
                 "visibility extension failed",
                 message_id=entry.delivery.message_id,
-                error=repr(exc),
+                error=describe_error(exc),
             )
             return
         entry.visible_at = time.monotonic() + seconds
