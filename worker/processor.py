@@ -22,7 +22,7 @@ from resend_contract.models import (
     parse_body,
 )
 
-from worker import metrics
+from worker import intake, metrics
 from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
@@ -40,7 +40,6 @@ from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 # Error.Code of a request deferred until its delivery budget ran out without an error of its own.
 DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
 # The provisional result of a call under way, answered if its worker vanishes mid-call.
@@ -68,13 +67,7 @@ class Delivery:
     def from_sqs(cls, message: dict[str, Any]) -> Delivery:
         system = message.get("Attributes", {})
         sent_ms = system.get("SentTimestamp")
-        trace = {
-            name: str(message.get("MessageAttributes", {})[name].get("StringValue", ""))
-            for name in TRACE_ATTRIBUTES
-            if name in message.get("MessageAttributes", {})
-        }
-        if "AWSTraceHeader" in system:
-            trace["AWSTraceHeader"] = system["AWSTraceHeader"]
+        trace = intake.trace_attributes(message)
         return cls(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
