@@ -7,7 +7,6 @@ clients, the secrets and the reachability checks; only then is the worker ready 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from contextlib import AsyncExitStack
 
@@ -15,6 +14,7 @@ import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from worker import __version__, metrics
+from worker import redrive as redrive_policy
 from worker.aws import AwsClients
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets, ClientSecretsError
@@ -22,9 +22,11 @@ from worker.cognito import CognitoCaller
 from worker.consumer import Consumer
 from worker.dedupe import build_dedupe_store
 from worker.health import Health, start_server
+from worker.logs import describe_error
 from worker.processor import Processor
 from worker.queue import Queue
 from worker.rate_limit import build_rate_limiter
+from worker.redrive import RedriveLimit, RedriveMismatch
 from worker.results import ResultPublisher
 from worker.settings import Settings
 from worker.users import UserDirectory, using
@@ -73,6 +75,7 @@ async def run_worker(
             settings.queue_url,
             dead_letter_queue_url=settings.dead_letter_queue_url,
             visibility_timeout=settings.visibility_timeout_seconds,
+            dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
         )
         publisher = ResultPublisher(clients.sns, settings.result_topic_arn)
         secrets = ClientSecrets.from_settings(settings, clients.secretsmanager)
@@ -106,8 +109,9 @@ async def run_worker(
             loop.add_signal_handler(signum, on_signal, signum)
             stack.callback(loop.remove_signal_handler, signum)
 
+        redrive = RedriveLimit()
         checks = asyncio.create_task(
-            _check_dependencies(settings, queue, publisher, secrets, store, health)
+            _check_dependencies(settings, queue, publisher, secrets, store, health, redrive)
         )
         await asyncio.wait(
             {checks, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED
@@ -128,8 +132,10 @@ async def run_worker(
             fail_open=settings.dedupe_fail_open,
         )
         processor = Processor(
-            settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims
+            settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims, redrive
         )
+        redrive_refresher = asyncio.create_task(_refresh_redrive(settings, queue, redrive))
+        stack.callback(redrive_refresher.cancel)
         consumer = Consumer(
             queue,
             publisher,
@@ -166,12 +172,13 @@ async def _check_dependencies(
     secrets: ClientSecrets,
     store: object,
     health: Health,
+    redrive: RedriveLimit,
 ) -> None:
     """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
     while True:
         try:
             attributes = await queue.attributes()
-            _warn_about_redrive(settings, attributes)
+            _read_redrive(settings, attributes, redrive)
             await publisher.topic_attributes()
             await secrets.load()
             ping = getattr(store, "ping", None)
@@ -188,6 +195,8 @@ async def _check_dependencies(
             health.not_ready_reason = f"{operation}: {code}"
         except ClientSecretsError as exc:
             raise StartupError(f"client secrets: {exc}") from None
+        except RedriveMismatch as exc:
+            raise StartupError(str(exc)) from None
         except NoCredentialsError:
             raise StartupError("no AWS credentials found for SQS and SNS") from None
         except Exception as exc:
@@ -196,16 +205,29 @@ async def _check_dependencies(
         await asyncio.sleep(STARTUP_RETRY_SECONDS)
 
 
-def _warn_about_redrive(settings: Settings, attributes: dict[str, str]) -> None:
-    policy = attributes.get("RedrivePolicy")
-    if not policy:
+def _read_redrive(settings: Settings, attributes: dict[str, str], redrive: RedriveLimit) -> None:
+    """Raises RedriveMismatch when the policy cannot fit RESEND_MAX_ATTEMPTS."""
+    max_receive = redrive_policy.max_receive_count(attributes)
+    if max_receive is None:
         log.warning("the queue has no redrive policy: a message the worker cannot handle stays")
-        return
-    max_receive = int(json.loads(policy).get("maxReceiveCount", 0))
-    if max_receive <= settings.max_attempts:
-        log.warning(
-            "the queue's maxReceiveCount is not above RESEND_MAX_ATTEMPTS: deferred requests "
-            "may reach the dead-letter queue before the worker answers them",
-            max_receive_count=max_receive,
-            max_attempts=settings.max_attempts,
-        )
+    redrive_policy.check(max_receive, settings.max_attempts)
+    redrive.max_receive = max_receive
+    metrics.redrive_max_receive_count.set(max_receive or 0)
+
+
+async def _refresh_redrive(settings: Settings, queue: Queue, redrive: RedriveLimit) -> None:
+    """Operators change the policy while replicas run: the final receive follows it."""
+    while True:
+        await asyncio.sleep(settings.redrive_refresh_seconds)
+        try:
+            attributes = await queue.attributes()
+        except Exception as exc:
+            log.warning("redrive policy not read; keeping the last one", error=describe_error(exc))
+            continue
+        try:
+            _read_redrive(settings, attributes, redrive)
+        except RedriveMismatch as exc:
+            # Still followed: answering on the final receive beats a silent dead letter.
+            redrive.max_receive = redrive_policy.max_receive_count(attributes)
+            metrics.redrive_max_receive_count.set(redrive.max_receive or 0)
+            log.error("redrive policy changed under the worker", problem=str(exc))

@@ -233,7 +233,18 @@ class Consumer:
             if result.Error is not None and result.Outcome is Outcome.FAILED:
                 metrics.permanent_failures.labels(result.Error.Code).inc()
         if disposition.dead_letter is not None:
-            await self._queue.dead_letter(delivery, disposition.dead_letter)
+            try:
+                await self._queue.dead_letter(delivery, disposition.dead_letter)
+            except Exception as exc:
+                # The result is out and remembered: the redelivery retries only the copy.
+                metrics.dead_letter_failures.inc()
+                log.error("dead-letter copy failed; it is retried", error=describe_error(exc))
+                with contextlib.suppress(Exception):
+                    await self._queue.change_visibility(
+                        delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
+                    )
+                return False
+            self._processor.dead_lettered(delivery)
         if disposition.delete:
             try:
                 await self._queue.delete(delivery.receipt_handle)

@@ -22,12 +22,14 @@ from resend_contract.models import (
     parse_body,
 )
 
-from worker import intake, metrics
+from worker import dead_letters, intake, metrics
 from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
 from worker.dedupe import DedupeStoreError
 from worker.logs import username_hash
+from worker.recent import AnsweredMessages
+from worker.redrive import RedriveLimit
 from worker.retry import (
     DAILY_EMAIL_LIMIT,
     OUTCOME_UNKNOWN,
@@ -119,12 +121,17 @@ class Processor:
         secrets: ClientSecrets,
         caller: CognitoCaller,
         claims: Claims,
+        redrive: RedriveLimit | None = None,
     ) -> None:
         self._settings = settings
         self._secrets = secrets
         self._caller = caller
         self._claims = claims
         self._has_dead_letter_queue = settings.dead_letter_queue_url is not None
+        self._redrive = redrive or RedriveLimit()
+        self._answered = AnsweredMessages(
+            settings.answered_max_entries, settings.answered_window_seconds
+        )
 
     async def process(self, delivery: Delivery, on_call: OnCall | None = None) -> Disposition:
         """The disposition of one message; ``on_call`` is told the moment its call may go out.
@@ -132,6 +139,9 @@ class Processor:
         From that moment the message must not be handed back: the consumer lets it finish even
         at shutdown.
         """
+        repeat = self._repeat(delivery)
+        if repeat is not None:
+            return repeat
         try:
             request = parse_body(delivery.body)
         except InvalidRequest as exc:
@@ -220,8 +230,26 @@ class Processor:
 
     async def published(self, disposition: Publish) -> None:
         """The disposition's result went out: remember it, so a redelivery is not answered again."""
+        self._answered.remember(
+            disposition.result, copy_owed=disposition.dead_letter, delete=disposition.delete
+        )
         if disposition.claim is not None:
             await self._claims.mark_published(disposition.claim, disposition.result)
+
+    def dead_lettered(self, delivery: Delivery) -> None:
+        """The body's dead-letter copy is made: a redelivery needs only deleting."""
+        self._answered.copied(delivery.message_id)
+
+    def _repeat(self, delivery: Delivery) -> Publish | None:
+        """A message this replica already answered: finish what is owed, publish nothing."""
+        answer = self._answered.get(delivery.message_id)
+        if answer is None:
+            return None
+        metrics.repeat_deliveries.inc()
+        structlog.contextvars.bind_contextvars(request_id=answer.result.RequestId, repeat=True)
+        return Publish(
+            answer.result, delete=answer.delete, dead_letter=answer.copy_owed, publish=False
+        )
 
     def _defer_or_fail(
         self,
@@ -232,7 +260,18 @@ class Processor:
         delay: int,
         error: ErrorInfo | None = None,
     ) -> Disposition:
-        """Defer within the message's budget; once it is spent, answer ``failed``."""
+        """Defer within the message's budget; once it is spent, answer ``failed``.
+
+        On the last receive the queue's redrive policy allows, the answer is ``failed`` too,
+        with the body copied to the dead-letter queue: SQS would otherwise move it there with no
+        result at all.
+        """
+        if self._redrive.is_final_receive(delivery.receive_count):
+            metrics.final_receives.inc()
+            error = error or ErrorInfo(Code=DEFERRAL_BUDGET_EXHAUSTED, Message=reason)
+            result = self._result(delivery, request, request_id, Outcome.FAILED, error)
+            copy = error if self._can_copy(delivery, error) else None
+            return Publish(result, dead_letter=copy)
         if budget_spent(
             receive_count=delivery.receive_count,
             age_seconds=delivery.age_seconds,
@@ -260,11 +299,26 @@ class Processor:
             client_id=exc.client_id,
             user=username_hash(exc.client_id, exc.username),
         )
-        if self._has_dead_letter_queue:
+        if self._can_copy(delivery, error):
             return Publish(result, dead_letter=error)
         # No dead-letter queue of ours: leave the body to the queue's redrive policy and
         # answer once, on the first delivery.
         return Publish(result, delete=False, publish=delivery.receive_count == 1)
+
+    def _can_copy(self, delivery: Delivery, error: ErrorInfo) -> bool:
+        """A dead-letter queue is configured and the body fits it (attributes trimmed if need be).
+
+        A body too large for it is left to the queue's own redrive policy, answered once.
+        """
+        return self._has_dead_letter_queue and (
+            dead_letters.copy_attributes(
+                delivery.body,
+                delivery.message_id,
+                error,
+                self._settings.dead_letter_max_message_bytes,
+            )
+            is not None
+        )
 
     def _result(
         self,

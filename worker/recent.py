@@ -1,9 +1,13 @@
-"""This replica's own recent sends, remembered in memory for the dedupe window.
+"""This replica's own recent sends and answers, remembered in memory for a window.
 
 The shared store is the one place replicas agree on who was called, but it can be unreachable
 when a completion is due, or restart empty. What this replica itself sent (or may have sent) is
 also kept here, bounded, and consulted before the store: a duplicate of one of its own sends is
 answered from memory whatever state the store is in. Across replicas only the store protects.
+
+Every answer is remembered too, whatever its outcome, by SQS message id (``AnsweredMessages``):
+while DeleteMessage fails, or the dead-letter queue refuses a copy, the message comes back, and
+must be deleted (or its copy retried) without publishing its result a second time.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from resend_contract.models import ErrorInfo, Result
 
 
 class RecentSends:
@@ -63,3 +70,74 @@ class RecentSends:
             if expires_at > now and len(entries) <= self._max_entries:
                 break
             del entries[key]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What went out for one message, and what is still owed for it.
+
+    ``copy_owed`` is the error to copy the body to the dead-letter queue with, until the copy is
+    made; ``delete`` is false when the message is left for the queue's redrive policy.
+    """
+
+    result: Result
+    copy_owed: ErrorInfo | None = None
+    delete: bool = True
+
+
+class AnsweredMessages:
+    """SQS message id -> its answer, for ``window_seconds``; the oldest go first beyond the bound.
+
+    A result is kept without its Username (often an email) and CodeDeliveryDetails: a repeat
+    needs only to be recognised and logged, never published again.
+    """
+
+    def __init__(
+        self,
+        max_entries: int,
+        window_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_entries = max_entries
+        self._window = window_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(
+        self, result: Result, *, copy_owed: ErrorInfo | None = None, delete: bool = True
+    ) -> None:
+        now = self._clock()
+        kept = result.model_copy(update={"Username": None, "CodeDeliveryDetails": None})
+        key = result.MessageId
+        self._entries[key] = (now + self._window, Answer(kept, copy_owed, delete))
+        self._entries.move_to_end(key)
+        while self._entries:
+            oldest, (expires_at, _) = next(iter(self._entries.items()))
+            if expires_at > now and len(self._entries) <= self._max_entries:
+                break
+            del self._entries[oldest]
+
+    def copied(self, message_id: str) -> None:
+        """The dead-letter copy is made: nothing more is owed but the delete."""
+        entry = self._entries.get(message_id)
+        if entry is not None and entry[1].copy_owed is not None:
+            answer = entry[1]
+            self._entries[message_id] = (
+                entry[0],
+                Answer(answer.result, None, answer.delete),
+            )
+
+    def get(self, message_id: str) -> Answer | None:
+        entry = self._entries.get(message_id)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._entries[message_id]
+            return None
+        return entry[1]
