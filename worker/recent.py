@@ -113,7 +113,14 @@ class AnsweredMessages:
         self, result: Result, *, copy_owed: ErrorInfo | None = None, delete: bool = True
     ) -> None:
         now = self._clock()
-        kept = result.model_copy(update={"Username": None, "CodeDeliveryDetails": None})
+        # The error's code and reason are enough to log a repeat; its message (up to 1 KiB) is
+        # kept only inside ``copy_owed``, until the copy is made.
+        error = result.Error
+        if error is not None:
+            error = ErrorInfo(Code=error.Code, Message="", Reason=error.Reason)
+        kept = result.model_copy(
+            update={"Username": None, "CodeDeliveryDetails": None, "Error": error}
+        )
         key = result.MessageId
         self._entries[key] = (now + self._window, Answer(kept, copy_owed, delete))
         self._entries.move_to_end(key)

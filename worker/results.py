@@ -4,9 +4,9 @@ Subscribers filter on the ``outcome`` and ``error_code`` message attributes; tra
 arrived with the request travel on with its result (only those ``worker.intake`` let through).
 Every entry fits ``MAX_RESULT_BYTES`` by construction: SNS caps a whole PublishBatch at 256 KiB,
 so one oversized entry would fail the batch of other requests' results with it. On a FIFO topic
-the group is derived from ClientId and Username (hashed: usernames are often email addresses), so
-one user's results stay in order; the deduplication id makes a republished result harmless
-within SNS's window.
+the group is a keyed hash of the user (usernames are often email addresses), so one user's
+results stay in order; the deduplication id makes a republished result harmless within SNS's
+window.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from resend_contract.models import ErrorInfo, Result
 
-from worker import metrics
+from worker import metrics, users
 from worker.batching import Batcher
 from worker.queue import entry_outcomes
 from worker.retry import with_plumbing_retries
@@ -51,8 +51,13 @@ def shrunk(result: Result) -> Result:
     return result.model_copy(update={"CodeDeliveryDetails": None, "Error": error})
 
 
+RESULT_GROUP_PURPOSE = "result_group"
+
+
 def user_group_id(client_id: str | None, username: str | None) -> str:
-    return hashlib.sha256(f"{client_id or ''}\n{username or ''}".encode()).hexdigest()[:64]
+    """Keyed (RESEND_HASH_KEY), like every other username hash: MessageGroupId is visible to
+    every subscriber, and a plain hash of a username is reversed with a list of emails."""
+    return users.current().digest(RESULT_GROUP_PURPOSE, client_id or "", username or "")
 
 
 class ResultPublisher:

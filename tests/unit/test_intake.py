@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from resend_contract.models import ErrorInfo, Outcome, Result
 from worker import metrics
 from worker.intake import trace_attributes
 from worker.processor import Delivery
-from worker.results import MAX_RESULT_BYTES, ResultPublisher, entry_bytes
+from worker.results import MAX_RESULT_BYTES, ResultPublisher, entry_bytes, user_group_id
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 AWS_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -108,3 +109,15 @@ def test_every_result_entry_fits_whatever_the_error_says() -> None:
     assert entry["MessageAttributes"]["error_code"]["StringValue"] == (
         "UserLambdaValidationException"
     )
+
+
+def test_result_group_id_is_keyed() -> None:
+    from worker.users import UserDirectory, using
+
+    with using(UserDirectory(hash_key=b"k" * 32)):
+        one = user_group_id("abc", "jane@example.com")
+    with using(UserDirectory(hash_key=b"z" * 32)):
+        other = user_group_id("abc", "jane@example.com")
+    plain = hashlib.sha256(b"abc\njane@example.com").hexdigest()
+    assert one != other and plain not in (one, other)
+    assert "jane" not in one
