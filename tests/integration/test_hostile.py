@@ -14,6 +14,7 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,24 @@ from .test_http_port import listening_port
 
 pytestmark = pytest.mark.integration
 
+Spawn = Callable[..., Awaitable[WorkerProcess]]
 SECRETS = ("jane.doe@example.com", "TOPSECRETVALUE", "m" * 64, "ab\\ud800cd")
+
+
+@pytest.fixture
+async def spawn(harness: Harness, tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Starts worker processes and kills any still running at the end, even when a test fails:
+    a survivor would consume the next test's queue (its name is the same after a reset)."""
+    started: list[WorkerProcess] = []
+
+    async def start(name: str, **overrides: str) -> WorkerProcess:
+        worker = await spawn_worker(harness.resources, tmp_path, name, **overrides)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        await worker.kill()
 
 
 async def dead_letters(harness: Harness) -> list[dict[str, Any]]:
@@ -93,11 +111,9 @@ async def stop(worker: WorkerProcess) -> str:
     return worker.log()
 
 
-async def test_huge_trace_attributes_never_stall_the_worker(
-    harness: Harness, tmp_path: Path
-) -> None:
+async def test_huge_trace_attributes_never_stall_the_worker(harness: Harness, spawn: Spawn) -> None:
     resources = harness.resources
-    worker = await spawn_worker(resources, tmp_path, "trace")
+    worker = await spawn("trace")
     port = listening_port(worker.log())
     hostile = {
         "traceparent": "a" * (1024 * 1024 - 4096) + "+",
@@ -154,14 +170,14 @@ POISON: dict[str, str] = {
 
 
 async def test_poison_bodies_get_one_invalid_result_and_one_copy_each(
-    harness: Harness, tmp_path: Path
+    harness: Harness, spawn: Spawn
 ) -> None:
     # The dead-letter queue at the classic 256 KiB, as the worker's default assumes.
     await harness.sqs.set_queue_attributes(
         QueueUrl=harness.resources.dead_letter_queue_url,
         Attributes={"MaximumMessageSize": "262144"},
     )
-    worker = await spawn_worker(harness.resources, tmp_path, "poison")
+    worker = await spawn("poison")
     ids = {name: await harness.send(body) for name, body in POISON.items()}
     results = await results_until_drained(harness, 60)
     copies = await dead_letters(harness)
@@ -200,9 +216,9 @@ def fuzzed_bodies(rng: random.Random, count: int) -> list[str]:
     return [rng.choice(makers)() for _ in range(count)]
 
 
-async def test_fuzzed_invalid_bodies_each_get_one_result(harness: Harness, tmp_path: Path) -> None:
+async def test_fuzzed_invalid_bodies_each_get_one_result(harness: Harness, spawn: Spawn) -> None:
     bodies = fuzzed_bodies(random.Random(12), 200)
-    worker = await spawn_worker(harness.resources, tmp_path, "fuzz", RESEND_CONCURRENCY="64")
+    worker = await spawn("fuzz", RESEND_CONCURRENCY="64")
     ids: list[str] = []
     for start in range(0, len(bodies), 10):
         entries = [
@@ -221,12 +237,10 @@ async def test_fuzzed_invalid_bodies_each_get_one_result(harness: Harness, tmp_p
     assert len(await dead_letters(harness)) == len(ids)
 
 
-async def test_delete_outage_gets_one_result_per_message(harness: Harness, tmp_path: Path) -> None:
+async def test_delete_outage_gets_one_result_per_message(harness: Harness, spawn: Spawn) -> None:
     resources = harness.resources
     user = resources.unconfirmed_users[0].username
-    worker = await spawn_worker(
-        resources,
-        tmp_path,
+    worker = await spawn(
         "delete-outage",
         RESEND_VISIBILITY_TIMEOUT_SECONDS="10",
         RESEND_RETRY_MAX_SECONDS="4",
@@ -263,9 +277,9 @@ async def test_delete_outage_gets_one_result_per_message(harness: Harness, tmp_p
 
 
 async def test_dead_letter_outage_one_result_and_one_copy_per_body(
-    harness: Harness, tmp_path: Path
+    harness: Harness, spawn: Spawn
 ) -> None:
-    worker = await spawn_worker(harness.resources, tmp_path, "dlq-outage")
+    worker = await spawn("dlq-outage")
     harness.admin.fail_sqs(["SendMessage", "SendMessageBatch"], 15, "-dlq")
     bodies = [f"invalid body {n}" for n in range(10)]
     ids = [await harness.send(body) for body in bodies]
@@ -281,14 +295,12 @@ async def test_dead_letter_outage_one_result_and_one_copy_per_body(
 
 
 async def test_a_redrive_policy_tightened_under_the_worker_is_followed(
-    harness: Harness, tmp_path: Path
+    harness: Harness, spawn: Spawn
 ) -> None:
     resources = harness.resources
     user = resources.unconfirmed_users[0].username
     harness.admin.set_faults(user_errors={user: "LimitExceededException"})
-    worker = await spawn_worker(
-        resources,
-        tmp_path,
+    worker = await spawn(
         "redrive",
         RESEND_REDRIVE_REFRESH_SECONDS="10",
         RESEND_DEFER_MAX_SECONDS="1",
@@ -312,7 +324,7 @@ async def test_a_redrive_policy_tightened_under_the_worker_is_followed(
 
 
 async def test_refuses_to_start_when_the_redrive_policy_cannot_fit(
-    harness: Harness, tmp_path: Path
+    harness: Harness, spawn: Spawn
 ) -> None:
     resources = harness.resources
     policy = {"deadLetterTargetArn": resources.dead_letter_queue_arn, "maxReceiveCount": "3"}
@@ -320,5 +332,5 @@ async def test_refuses_to_start_when_the_redrive_policy_cannot_fit(
         QueueUrl=resources.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)}
     )
     with pytest.raises(AssertionError, match="did not start") as caught:
-        await spawn_worker(resources, tmp_path, "tight", RESEND_MAX_ATTEMPTS="8")
+        await spawn("tight", RESEND_MAX_ATTEMPTS="8")
     assert "maxReceiveCount (3) is below RESEND_MAX_ATTEMPTS (8)" in str(caught.value)
