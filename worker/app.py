@@ -14,7 +14,6 @@ import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from worker import __version__, metrics
-from worker import redrive as redrive_policy
 from worker.aws import AwsClients
 from worker.claims import Claims
 from worker.client_secrets import ClientSecrets, ClientSecretsError
@@ -22,11 +21,11 @@ from worker.cognito import CognitoCaller
 from worker.consumer import Consumer
 from worker.dedupe import build_dedupe_store
 from worker.health import Health, start_server
-from worker.logs import describe_error
 from worker.processor import Processor
 from worker.queue import Queue
 from worker.rate_limit import build_rate_limiter
-from worker.redrive import RedriveLimit, RedriveMismatch
+from worker.redrive import RedriveMismatch
+from worker.redrive_watch import RedriveWatch
 from worker.results import ResultPublisher
 from worker.settings import Settings
 from worker.users import UserDirectory, using
@@ -109,7 +108,7 @@ async def run_worker(
             loop.add_signal_handler(signum, on_signal, signum)
             stack.callback(loop.remove_signal_handler, signum)
 
-        redrive = RedriveLimit()
+        redrive = RedriveWatch(settings.max_attempts, settings.redrive_refresh_seconds)
         checks = asyncio.create_task(
             _check_dependencies(settings, queue, publisher, secrets, store, health, redrive)
         )
@@ -132,9 +131,13 @@ async def run_worker(
             fail_open=settings.dedupe_fail_open,
         )
         processor = Processor(
-            settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims, redrive
+            settings,
+            secrets,
+            CognitoCaller(clients.cognito, limiter, settings),
+            claims,
+            redrive.limit,
         )
-        redrive_refresher = asyncio.create_task(_refresh_redrive(settings, queue, redrive))
+        redrive_refresher = asyncio.create_task(redrive.refresh_forever(queue.attributes))
         stack.callback(redrive_refresher.cancel)
         consumer = Consumer(
             queue,
@@ -172,13 +175,13 @@ async def _check_dependencies(
     secrets: ClientSecrets,
     store: object,
     health: Health,
-    redrive: RedriveLimit,
+    redrive: RedriveWatch,
 ) -> None:
     """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
     while True:
         try:
             attributes = await queue.attributes()
-            _read_redrive(settings, attributes, redrive)
+            redrive.read(attributes)
             await publisher.topic_attributes()
             await secrets.load()
             ping = getattr(store, "ping", None)
@@ -203,31 +206,3 @@ async def _check_dependencies(
             health.not_ready_reason = f"dependency check: {type(exc).__name__}"
         log.warning("dependencies not reachable yet; retrying", reason=health.not_ready_reason)
         await asyncio.sleep(STARTUP_RETRY_SECONDS)
-
-
-def _read_redrive(settings: Settings, attributes: dict[str, str], redrive: RedriveLimit) -> None:
-    """Raises RedriveMismatch when the policy cannot fit RESEND_MAX_ATTEMPTS."""
-    max_receive = redrive_policy.max_receive_count(attributes)
-    if max_receive is None:
-        log.warning("the queue has no redrive policy: a message the worker cannot handle stays")
-    redrive_policy.check(max_receive, settings.max_attempts)
-    redrive.max_receive = max_receive
-    metrics.redrive_max_receive_count.set(max_receive or 0)
-
-
-async def _refresh_redrive(settings: Settings, queue: Queue, redrive: RedriveLimit) -> None:
-    """Operators change the policy while replicas run: the final receive follows it."""
-    while True:
-        await asyncio.sleep(settings.redrive_refresh_seconds)
-        try:
-            attributes = await queue.attributes()
-        except Exception as exc:
-            log.warning("redrive policy not read; keeping the last one", error=describe_error(exc))
-            continue
-        try:
-            _read_redrive(settings, attributes, redrive)
-        except RedriveMismatch as exc:
-            # Still followed: answering on the final receive beats a silent dead letter.
-            redrive.max_receive = redrive_policy.max_receive_count(attributes)
-            metrics.redrive_max_receive_count.set(redrive.max_receive or 0)
-            log.error("redrive policy changed under the worker", problem=str(exc))

@@ -23,6 +23,7 @@ from worker.health import Health
 from worker.processor import Defer, Delivery, Processor, Publish
 from worker.recent import AnsweredMessages
 from worker.redrive import RedriveLimit, RedriveMismatch, check, max_receive_count
+from worker.redrive_watch import RedriveWatch
 from worker.retry import Action, Verdict
 
 from .test_processor import FakeCaller, make
@@ -226,3 +227,24 @@ async def test_repeat_is_fast_even_under_load() -> None:
         assert isinstance(repeat, Publish) and not repeat.publish
     assert time.perf_counter() - started < 1
     await asyncio.sleep(0)
+
+
+async def test_redrive_watch_follows_a_changed_policy_even_a_mismatched_one() -> None:
+    watch = RedriveWatch(max_attempts=8, refresh_seconds=0.01)
+    watch.read({"RedrivePolicy": '{"maxReceiveCount": 12}'})
+    assert watch.limit.max_receive == 12 and not watch.limit.is_final_receive(11)
+    policies = iter([{"RedrivePolicy": '{"maxReceiveCount": 3}'}])
+
+    async def attributes() -> dict[str, str]:
+        try:
+            return next(policies)
+        except StopIteration:
+            raise ConnectionError("queue unreachable") from None
+
+    refresher = asyncio.create_task(watch.refresh_forever(attributes))
+    await asyncio.sleep(0.1)
+    refresher.cancel()
+    assert watch.limit.max_receive == 3  # kept through the later failed reads
+    assert watch.limit.is_final_receive(3)
+    with pytest.raises(RedriveMismatch):
+        watch.read({"RedrivePolicy": '{"maxReceiveCount": 3}'})
