@@ -10,6 +10,7 @@ the producer chose may appear in results, dead-letter attributes or logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -44,6 +45,56 @@ async def spawn(harness: Harness, tmp_path: Path) -> AsyncIterator[Spawn]:
     yield start
     for worker in started:
         await worker.kill()
+
+
+class HealthProbe:
+    """Asks /healthz every 0.1 s while a test runs; a probe that fails or times out counts 5 s."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.port = listening_port(worker.log())
+        self.latencies: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> HealthProbe:
+        self._task = asyncio.create_task(self._probe())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _probe(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                started = time.monotonic()
+                try:
+                    async with session.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
+                        ok = answer.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    ok = False
+                self.latencies.append(time.monotonic() - started if ok else 5.0)
+                await asyncio.sleep(0.1)
+
+    @property
+    def worst(self) -> float:
+        return max(self.latencies)
+
+
+async def metric(worker: WorkerProcess, series: str) -> float:
+    """One series' value from the worker's /metrics, e.g. ``name{label="value"}``."""
+    port = listening_port(worker.log())
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as answer,
+    ):
+        text = await answer.text()
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not exported")
 
 
 async def dead_letters(harness: Harness) -> list[dict[str, Any]]:
@@ -143,6 +194,10 @@ async def test_huge_trace_attributes_never_stall_the_worker(harness: Harness, sp
                 assert answer.status == 200
             latencies.append(time.monotonic() - started)
             await asyncio.sleep(0.05)
+    dropped = await metric(
+        worker, 'resend_worker_message_attributes_dropped_total{attribute="traceparent"}'
+    )
+    assert dropped == 1
     log = await stop(worker)
     print(
         f"/healthz with a 1 MiB traceparent: {len(latencies)} probes, worst "
@@ -178,8 +233,14 @@ async def test_poison_bodies_get_one_invalid_result_and_one_copy_each(
         Attributes={"MaximumMessageSize": "262144"},
     )
     worker = await spawn("poison")
-    ids = {name: await harness.send(body) for name, body in POISON.items()}
-    results = await results_until_drained(harness, 60)
+    async with HealthProbe(worker) as probe:
+        ids = {name: await harness.send(body) for name, body in POISON.items()}
+        results = await results_until_drained(harness, 60)
+    print(
+        f"/healthz during the poison bodies: {len(probe.latencies)} probes, worst "
+        f"{probe.worst * 1000:.0f} ms"
+    )
+    assert probe.worst < 1, sorted(probe.latencies)[-5:]
     copies = await dead_letters(harness)
     log = await stop(worker)
     by_id = one_each(results, list(ids.values()))
@@ -229,8 +290,11 @@ async def test_fuzzed_invalid_bodies_each_get_one_result(harness: Harness, spawn
         )
         assert not answer.get("Failed")
         ids.extend(entry["MessageId"] for entry in answer["Successful"])
-    results = await results_until_drained(harness, 120)
+    async with HealthProbe(worker) as probe:
+        results = await results_until_drained(harness, 120)
     log = await stop(worker)
+    print(f"/healthz during 200 fuzzed bodies: worst {probe.worst * 1000:.0f} ms")
+    assert probe.worst < 1, sorted(probe.latencies)[-5:]
     by_id = one_each(results, ids)
     assert Counter(r["Outcome"] for r in by_id.values()) == {"invalid": len(ids)}
     assert "processing failed unexpectedly" not in log
