@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import resources
 from typing import Any
 
+import jsonschema
 import pytest
 from resend_contract import bounds
-from resend_contract.models import ErrorInfo, InvalidRequest, parse_body
+from resend_contract.models import ErrorInfo, InvalidRequest, Outcome, Result, parse_body
 
 OK = {"ClientId": "abc", "Username": "jane"}
 
@@ -139,3 +141,18 @@ def test_last_resort_turns_any_exception_into_invalid(monkeypatch: pytest.Monkey
     with pytest.raises(InvalidRequest) as caught:
         parse_body(json.dumps(OK))
     assert caught.value.message == "body: could not be read (MemoryError)"
+
+
+def test_a_clipped_error_still_matches_the_result_schema() -> None:
+    schema = json.loads(
+        resources.files("resend_contract").joinpath("schemas/result.schema.json").read_text()
+    )
+    result = Result(
+        Outcome=Outcome.FAILED,
+        RequestId="r",
+        MessageId="m",
+        ClientId="c",
+        Username="u",
+        Error=ErrorInfo(Code="X" * 300, Message="m" * 100_000, Reason="y" * 300),
+    )
+    jsonschema.Draft202012Validator(schema).validate(json.loads(result.to_json()))
