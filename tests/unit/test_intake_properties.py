@@ -103,14 +103,16 @@ def check_one_outcome(processor: Processor, body: str, names: set[str]) -> None:
             disposition.result, {}
         )
         assert entry_bytes(entry) <= MAX_RESULT_BYTES < SNS_MAX_BYTES
+        error_message = json.loads(entry["Message"])["Error"]["Message"]
         for name in names:
-            assert name not in entry["Message"]
+            assert name not in error_message
         assert disposition.dead_letter is not None
         assert copy_attributes(body, delivery.message_id, disposition.dead_letter, 262_144)
     else:
         assert isinstance(request, ResendRequest)
         json.dumps(request.cognito_params(None)).encode("utf-8")
-    assert time.perf_counter() - started < 1.0
+    # Generous: the machine is shared; a stall (not a slow CPU) is what this catches.
+    assert time.perf_counter() - started < 2.0
 
 
 @PROPERTY
