@@ -12,13 +12,14 @@ must be deleted (or its copy retried) without publishing its result a second tim
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resend_contract.models import ErrorInfo, Result
+from resend_contract.models import ErrorInfo, Outcome, Result
 
 
 class RecentSends:
@@ -72,24 +73,43 @@ class RecentSends:
             del entries[key]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What went out for one message, and what is still owed for it.
 
+    Kept as a few strings rather than the result itself (a pydantic model costs about 1.7 KiB):
+    a repeat needs only to be recognised and logged, never published again.
     ``copy_owed`` is the error to copy the body to the dead-letter queue with, until the copy is
     made; ``delete`` is false when the message is left for the queue's redrive policy.
     """
 
-    result: Result
+    message_id: str
+    outcome: Outcome
+    request_id: str | None
+    error_code: str | None = None
+    reason: str | None = None
     copy_owed: ErrorInfo | None = None
     delete: bool = True
+
+    @property
+    def result(self) -> Result:
+        error = None
+        if self.error_code is not None:
+            error = ErrorInfo(Code=self.error_code, Message="", Reason=self.reason)
+        return Result(
+            Outcome=self.outcome,
+            RequestId=self.request_id,
+            MessageId=self.message_id,
+            ClientId=None,
+            Username=None,
+            Error=error,
+        )
 
 
 class AnsweredMessages:
     """SQS message id -> its answer, for ``window_seconds``; the oldest go first beyond the bound.
 
-    A result is kept without its Username (often an email) and CodeDeliveryDetails: a repeat
-    needs only to be recognised and logged, never published again.
+    Nothing of the username (often an email) is kept.
     """
 
     def __init__(
@@ -113,16 +133,18 @@ class AnsweredMessages:
         self, result: Result, *, copy_owed: ErrorInfo | None = None, delete: bool = True
     ) -> None:
         now = self._clock()
-        # The error's code and reason are enough to log a repeat; its message (up to 1 KiB) is
-        # kept only inside ``copy_owed``, until the copy is made.
         error = result.Error
-        if error is not None:
-            error = ErrorInfo(Code=error.Code, Message="", Reason=error.Reason)
-        kept = result.model_copy(
-            update={"Username": None, "CodeDeliveryDetails": None, "Error": error}
+        answer = Answer(
+            result.MessageId,
+            result.Outcome,
+            result.RequestId,
+            error.Code if error else None,
+            error.Reason if error else None,
+            copy_owed,
+            delete,
         )
         key = result.MessageId
-        self._entries[key] = (now + self._window, Answer(kept, copy_owed, delete))
+        self._entries[key] = (now + self._window, answer)
         self._entries.move_to_end(key)
         while self._entries:
             oldest, (expires_at, _) = next(iter(self._entries.items()))
@@ -134,11 +156,7 @@ class AnsweredMessages:
         """The dead-letter copy is made: nothing more is owed but the delete."""
         entry = self._entries.get(message_id)
         if entry is not None and entry[1].copy_owed is not None:
-            answer = entry[1]
-            self._entries[message_id] = (
-                entry[0],
-                Answer(answer.result, None, answer.delete),
-            )
+            self._entries[message_id] = (entry[0], dataclasses.replace(entry[1], copy_owed=None))
 
     def get(self, message_id: str) -> Answer | None:
         entry = self._entries.get(message_id)
