@@ -16,16 +16,22 @@ everything else to moto untouched.
                                             held; answers {"waiting": ...} as it was
     POST /_devstack/cognito/users        -> {"user_pool_id": id, "users": [{"username", "email",
                                             "confirmed"}]} created in moto's backend at once
+    GET  /_devstack/sqs/faults           -> {"rules": [...], "refused": {operation: count}}
+    POST /_devstack/sqs/faults           -> {"rules": [{"operations": [...], "queue": "...",
+                                            "seconds": N}]} replace the SQS refusal rules
+    POST /_devstack/sqs/reset            -> no rules, no count
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from devstack import sqs_faults
 from devstack.cognito import add_users, injector
 
 PREFIX = "/_devstack/"
@@ -49,6 +55,11 @@ class AdminMiddleware:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         if not str(environ.get("PATH_INFO", "")).startswith(PREFIX):
+            if sqs_faults.faults.active:
+                refused = self._refuse_sqs(environ)
+                if refused is not None:
+                    start_response(refused[0], refused[1])
+                    return [refused[2]]
             return self.app(environ, start_response)
         request = Request(environ)
         try:
@@ -58,6 +69,17 @@ class AdminMiddleware:
         response = Response(json.dumps(body), status=status, mimetype="application/json")
         return response(environ, start_response)
 
+    @staticmethod
+    def _refuse_sqs(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """Read the body (and put it back for moto); an error answer if a rule refuses it."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        request = sqs_faults.sqs_request(environ, body)
+        if request is None or not sqs_faults.faults.refusal(*request):
+            return None
+        return sqs_faults.error_response("HTTP_X_AMZ_TARGET" in environ)
+
     def _route(self, request: Request) -> tuple[int, Any]:
         route = (request.method, request.path.removeprefix(PREFIX).rstrip("/"))
         if route == ("GET", "health"):
@@ -65,6 +87,17 @@ class AdminMiddleware:
         if route == ("POST", "reset"):
             reset_moto()
             injector.reset()
+            sqs_faults.faults.reset()
+            return 200, {"ok": True}
+        if route == ("GET", "sqs/faults"):
+            return 200, sqs_faults.faults.state()
+        if route == ("POST", "sqs/faults"):
+            body = json.loads(request.get_data(as_text=True) or "{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object with rules")
+            return 200, sqs_faults.faults.configure(body.get("rules", []))
+        if route == ("POST", "sqs/reset"):
+            sqs_faults.faults.reset()
             return 200, {"ok": True}
         if route == ("GET", "cognito/faults"):
             return 200, injector.faults.to_json()

@@ -66,6 +66,21 @@ class DevStackAdmin:
         answer = self._call("POST", "cognito/release", body)["waiting"]
         return {str(k): int(v) for k, v in answer.items()}
 
+    def fail_sqs(
+        self, operations: Iterable[str], seconds: float, queue: str = ""
+    ) -> dict[str, Any]:
+        """Make these SQS operations on queues whose URL contains ``queue`` answer HTTP 500 for
+        ``seconds`` (replacing earlier rules); answers the rules in force and the refused count."""
+        rule = {"operations": list(operations), "queue": queue, "seconds": seconds}
+        return dict(self._call("POST", "sqs/faults", {"rules": [rule]}))
+
+    def sqs_faults(self) -> dict[str, Any]:
+        """The SQS rules still in force and how many requests each operation had refused."""
+        return dict(self._call("GET", "sqs/faults"))
+
+    def reset_sqs(self) -> None:
+        self._call("POST", "sqs/reset")
+
     def reset(self) -> None:
         """Healthy knobs and an empty call record; AWS resources stay."""
         self._call("POST", "cognito/reset")

@@ -18,7 +18,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from devstack import cognito
+from devstack import cognito, sqs_faults
 from devstack.admin import AdminMiddleware
 
 
@@ -76,6 +76,7 @@ class DevStack:
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
         cognito.injector.reset()
+        sqs_faults.faults.reset()
 
     def __enter__(self) -> DevStack:
         return self.start()

@@ -7,7 +7,6 @@ clients, the secrets and the reachability checks; only then is the worker ready 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from contextlib import AsyncExitStack
 
@@ -26,6 +25,8 @@ from worker.health import Health, start_server
 from worker.processor import Processor
 from worker.queue import Queue
 from worker.rate_limit import build_rate_limiter
+from worker.redrive import RedriveMismatch
+from worker.redrive_watch import RedriveWatch
 from worker.results import ResultPublisher
 from worker.settings import Settings
 from worker.users import UserDirectory, using
@@ -60,6 +61,7 @@ async def run_worker(
             settings.queue_url,
             dead_letter_queue_url=settings.dead_letter_queue_url,
             visibility_timeout=settings.visibility_timeout_seconds,
+            dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
         )
         publisher = ResultPublisher(clients.sns, settings.result_topic_arn)
         secrets = ClientSecrets.from_settings(settings, clients.secretsmanager)
@@ -93,8 +95,9 @@ async def run_worker(
             loop.add_signal_handler(signum, on_signal, signum)
             stack.callback(loop.remove_signal_handler, signum)
 
+        redrive = RedriveWatch(settings.max_attempts, settings.redrive_refresh_seconds)
         checks = asyncio.create_task(
-            _check_dependencies(settings, queue, publisher, secrets, store, health)
+            _check_dependencies(settings, queue, publisher, secrets, store, health, redrive)
         )
         await asyncio.wait(
             {checks, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED
@@ -115,8 +118,14 @@ async def run_worker(
             fail_open=settings.dedupe_fail_open,
         )
         processor = Processor(
-            settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims
+            settings,
+            secrets,
+            CognitoCaller(clients.cognito, limiter, settings),
+            claims,
+            redrive.limit,
         )
+        redrive_refresher = asyncio.create_task(redrive.refresh_forever(queue.attributes))
+        stack.callback(redrive_refresher.cancel)
         consumer = Consumer(
             queue,
             publisher,
@@ -153,12 +162,13 @@ async def _check_dependencies(
     secrets: ClientSecrets,
     store: object,
     health: Health,
+    redrive: RedriveWatch,
 ) -> None:
     """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
     while True:
         try:
             attributes = await queue.attributes()
-            _warn_about_redrive(settings, attributes)
+            redrive.read(attributes)
             await publisher.topic_attributes()
             await secrets.load()
             ping = getattr(store, "ping", None)
@@ -176,24 +186,11 @@ async def _check_dependencies(
             health.not_ready_reason = f"{operation}: {code}"
         except ClientSecretsError as exc:
             raise StartupError(f"client secrets: {exc}") from None
+        except RedriveMismatch as exc:
+            raise StartupError(str(exc)) from None
         except NoCredentialsError:
             raise StartupError("no AWS credentials found for SQS and SNS") from None
         except Exception as exc:
             health.not_ready_reason = f"dependency check: {type(exc).__name__}"
         log.warning("dependencies not reachable yet; retrying", reason=health.not_ready_reason)
         await asyncio.sleep(STARTUP_RETRY_SECONDS)
-
-
-def _warn_about_redrive(settings: Settings, attributes: dict[str, str]) -> None:
-    policy = attributes.get("RedrivePolicy")
-    if not policy:
-        log.warning("the queue has no redrive policy: a message the worker cannot handle stays")
-        return
-    max_receive = int(json.loads(policy).get("maxReceiveCount", 0))
-    if max_receive <= settings.max_attempts:
-        log.warning(
-            "the queue's maxReceiveCount is not above RESEND_MAX_ATTEMPTS: deferred requests "
-            "may reach the dead-letter queue before the worker answers them",
-            max_receive_count=max_receive,
-            max_attempts=settings.max_attempts,
-        )

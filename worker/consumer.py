@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from resend_contract.models import Outcome, Result
+from resend_contract.models import ErrorInfo, Outcome
 
 from worker import metrics
 from worker.delivery import Delivery
@@ -30,12 +30,15 @@ from worker.dispositions import (
     Answer,
     AnswerAndDeadLetter,
     AnswerAndLeave,
+    DeadLetterAndDelete,
     Defer,
     DeleteOnly,
     Leave,
+    Publishing,
     Settled,
 )
 from worker.health import Health
+from worker.logs import describe_error
 from worker.processor import Processor
 from worker.queue import Queue
 from worker.results import ResultPublisher
@@ -129,7 +132,7 @@ class Consumer:
                 try:
                     deliveries = receive.result()
                 except Exception as exc:
-                    log.error("receive failed", error=repr(exc))
+                    log.error("receive failed", error=describe_error(exc))
                     await asyncio.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
                     continue
                 self._health.polled()
@@ -201,7 +204,7 @@ class Consumer:
             log.info("message returned to the queue at shutdown", outcome="returned")
             raise
         except Exception as exc:
-            log.exception("processing failed unexpectedly", error=repr(exc))
+            log.exception("processing failed unexpectedly", error=describe_error(exc))
             metrics.deferrals.labels("internal_error").inc()
             with contextlib.suppress(Exception):
                 await self._queue.change_visibility(
@@ -222,18 +225,22 @@ class Consumer:
         result = disposition.result
         match disposition:
             case Answer():
-                if not await self._publish(delivery, result):
+                if not await self._publish(delivery, disposition):
                     return False
-                await self._processor.published(disposition)
                 await self._delete(delivery)
             case AnswerAndDeadLetter(error=error):
-                if not await self._publish(delivery, result):
+                if not await self._publish(delivery, disposition):
                     return False
-                await self._queue.dead_letter(delivery, error)
+                if not await self._dead_letter(delivery, error):
+                    return False
                 await self._delete(delivery)
             case AnswerAndLeave():
-                if not await self._publish(delivery, result):
+                if not await self._publish(delivery, disposition):
                     return False
+            case DeadLetterAndDelete(error=error):
+                if not await self._dead_letter(delivery, error):
+                    return False
+                await self._delete(delivery)
             case DeleteOnly():
                 await self._delete(delivery)
             case Leave():
@@ -244,12 +251,15 @@ class Consumer:
             error_code=result.Error.Code if result.Error else None,
             reason=result.Error.Reason if result.Error else None,
             published=isinstance(disposition, Answer | AnswerAndDeadLetter | AnswerAndLeave),
-            deleted=isinstance(disposition, Answer | AnswerAndDeadLetter | DeleteOnly),
+            deleted=isinstance(
+                disposition, Answer | AnswerAndDeadLetter | DeleteOnly | DeadLetterAndDelete
+            ),
         )
         return True
 
-    async def _publish(self, delivery: Delivery, result: Result) -> bool:
+    async def _publish(self, delivery: Delivery, answer: Publishing) -> bool:
         """Publish a result; when that fails, the message comes back later (False)."""
+        result = answer.result
         try:
             await self._publisher.publish(result, delivery.trace)
         except Exception as exc:
@@ -257,16 +267,35 @@ class Consumer:
                 "result not published; the message will come back",
                 outcome=result.Outcome.value,
                 error_code=result.Error.Code if result.Error else None,
-                error=repr(exc),
+                error=describe_error(exc),
             )
             await self._queue.change_visibility(
                 delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
             )
             return False
+        await self._processor.published(answer)
         metrics.messages_processed.labels(result.Outcome.value).inc()
         metrics.message_age.observe(delivery.age_seconds)
         if result.Error is not None and result.Outcome is Outcome.FAILED:
             metrics.permanent_failures.labels(result.Error.Code).inc()
+        return True
+
+    async def _dead_letter(self, delivery: Delivery, error: ErrorInfo) -> bool:
+        """Copy the body to the dead-letter queue; when that fails, it comes back later (False).
+
+        The result is already out and remembered, so the redelivery makes only the copy.
+        """
+        try:
+            await self._queue.dead_letter(delivery, error)
+        except Exception as exc:
+            metrics.dead_letter_failures.inc()
+            log.error("dead-letter copy failed; it is retried", error=describe_error(exc))
+            with contextlib.suppress(Exception):
+                await self._queue.change_visibility(
+                    delivery.receipt_handle, PUBLISH_FAILED_RETRY_SECONDS
+                )
+            return False
+        self._processor.dead_lettered(delivery)
         return True
 
     async def _delete(self, delivery: Delivery) -> None:
@@ -274,7 +303,7 @@ class Consumer:
             await self._queue.delete(delivery.receipt_handle)
         except Exception as exc:
             # The result is out; a redelivery is answered from the dedupe store.
-            log.error("delete failed", error=repr(exc))
+            log.error("delete failed", error=describe_error(exc))
 
     async def _defer(self, delivery: Delivery, defer: Defer) -> None:
         metrics.deferrals.labels(defer.reason).inc()
@@ -331,7 +360,7 @@ class Consumer:
             log.warning(
                 "visibility extension failed",
                 message_id=entry.delivery.message_id,
-                error=repr(exc),
+                error=describe_error(exc),
             )
             return
         entry.visible_at = time.monotonic() + seconds

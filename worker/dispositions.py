@@ -59,6 +59,18 @@ class DeleteOnly:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetterAndDelete:
+    """A redelivery whose result went out but whose dead-letter copy failed: copy, then delete.
+
+    Publishing again would answer the request twice; deleting without the copy would lose the
+    body.
+    """
+
+    result: Result
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, slots=True)
 class Defer:
     """Hand the message back to SQS for ``delay`` seconds; publish nothing yet."""
 
@@ -67,6 +79,8 @@ class Defer:
     error_code: str | None = None
 
 
-# The dispositions that settle a message for good, each with the result it reports.
-Settled = Answer | AnswerAndDeadLetter | AnswerAndLeave | Leave | DeleteOnly
+# The dispositions that publish a result, and all that settle a message for good, each with
+# the result it reports.
+Publishing = Answer | AnswerAndDeadLetter | AnswerAndLeave
+Settled = Publishing | Leave | DeleteOnly | DeadLetterAndDelete
 Disposition = Settled | Defer

@@ -185,6 +185,36 @@ client_secrets_refresh_failures = Counter(
     "(unreadable, too_large, not_utf8, invalid).",
     ["reason"],
 )
+message_attributes_dropped = Counter(
+    f"{PREFIX}_message_attributes_dropped_total",
+    "Message attributes not copied to the result nor logged, by attribute (traceparent, "
+    "tracestate, AWSTraceHeader when malformed or too long; other for any other name).",
+    ["attribute"],
+)
+repeat_deliveries = Counter(
+    f"{PREFIX}_repeat_deliveries_total",
+    "Redeliveries of messages this replica already answered (a lost delete or a failed "
+    "dead-letter copy), settled without a second result.",
+)
+dead_letter_failures = Counter(
+    f"{PREFIX}_dead_letter_failures_total",
+    "Dead-letter copies that failed; the message comes back and the copy is retried without "
+    "publishing again.",
+)
+dead_letter_attributes_trimmed = Counter(
+    f"{PREFIX}_dead_letter_attributes_trimmed_total",
+    "Dead-letter copies whose attributes were dropped or cut so the copy fits the queue's "
+    "MaximumMessageSize.",
+)
+final_receives = Counter(
+    f"{PREFIX}_final_receives_total",
+    "Requests answered failed on the last receive the queue's redrive policy allows, before "
+    "SQS would move them to its dead-letter queue unanswered.",
+)
+redrive_max_receive_count = Gauge(
+    f"{PREFIX}_redrive_max_receive_count",
+    "The queue's redrive maxReceiveCount as last read (0: no redrive policy).",
+)
 last_successful_poll = Gauge(
     f"{PREFIX}_last_successful_poll_timestamp_seconds",
     "Unix time of the last ReceiveMessage that completed without error.",
@@ -207,6 +237,7 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
     from resend_contract.models import Outcome
 
     from worker import retry
+    from worker.intake import DROPPED_ATTRIBUTES
     from worker.processor import DEFERRAL_BUDGET_EXHAUSTED
 
     verdicts = _known_verdicts()
@@ -227,6 +258,7 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
         client_secrets_refresh_failures: _values(CLIENT_SECRETS_FAILURE_REASONS),
         unknown_outcomes: _values(UNKNOWN_OUTCOME_CAUSES),
         http_connections_dropped: _values(HTTP_DROP_REASONS),
+        message_attributes_dropped: _values(DROPPED_ATTRIBUTES),
     }
 
 

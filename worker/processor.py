@@ -21,7 +21,7 @@ from resend_contract.models import (
     parse_body,
 )
 
-from worker import metrics
+from worker import dead_letters, metrics
 from worker.claims import STORE_DOWN_DEFER_SECONDS, Answered, Claims, Proceed, Wait
 from worker.client_secrets import ClientSecrets
 from worker.cognito import CallNotStarted, CognitoCaller, Sent
@@ -31,12 +31,17 @@ from worker.dispositions import (
     Answer,
     AnswerAndDeadLetter,
     AnswerAndLeave,
+    DeadLetterAndDelete,
     Defer,
     DeleteOnly,
     Disposition,
     Leave,
+    Publishing,
+    Settled,
 )
 from worker.logs import username_hash
+from worker.recent import AnsweredMessages
+from worker.redrive import RedriveLimit
 from worker.retry import (
     DAILY_EMAIL_LIMIT,
     OUTCOME_UNKNOWN,
@@ -67,12 +72,17 @@ class Processor:
         secrets: ClientSecrets,
         caller: CognitoCaller,
         claims: Claims,
+        redrive: RedriveLimit | None = None,
     ) -> None:
         self._settings = settings
         self._secrets = secrets
         self._caller = caller
         self._claims = claims
         self._has_dead_letter_queue = settings.dead_letter_queue_url is not None
+        self._redrive = redrive or RedriveLimit()
+        self._answered = AnsweredMessages(
+            settings.answered_max_entries, settings.answered_window_seconds
+        )
 
     async def process(self, delivery: Delivery, on_call: OnCall | None = None) -> Disposition:
         """The disposition of one message; ``on_call`` is told the moment its call may go out.
@@ -80,6 +90,9 @@ class Processor:
         From that moment the message must not be handed back: the consumer lets it finish even
         at shutdown.
         """
+        repeat = self._repeat(delivery)
+        if repeat is not None:
+            return repeat
         try:
             request = parse_body(delivery.body)
         except InvalidRequest as exc:
@@ -166,10 +179,28 @@ class Processor:
                 error=str(exc),
             )
 
-    async def published(self, answer: Answer) -> None:
+    async def published(self, answer: Publishing) -> None:
         """The answer went out: remember it, so a redelivery is not answered again."""
-        if answer.claim is not None:
+        copy_owed = answer.error if isinstance(answer, AnswerAndDeadLetter) else None
+        delete = not isinstance(answer, AnswerAndLeave)
+        self._answered.remember(answer.result, copy_owed=copy_owed, delete=delete)
+        if isinstance(answer, Answer) and answer.claim is not None:
             await self._claims.mark_published(answer.claim, answer.result)
+
+    def dead_lettered(self, delivery: Delivery) -> None:
+        """The body's dead-letter copy is made: a redelivery needs only deleting."""
+        self._answered.copied(delivery.message_id)
+
+    def _repeat(self, delivery: Delivery) -> Settled | None:
+        """A message this replica already answered: finish what is owed, publish nothing."""
+        answer = self._answered.get(delivery.message_id)
+        if answer is None:
+            return None
+        metrics.repeat_deliveries.inc()
+        structlog.contextvars.bind_contextvars(request_id=answer.result.RequestId, repeat=True)
+        if answer.copy_owed is not None:
+            return DeadLetterAndDelete(answer.result, answer.copy_owed)
+        return DeleteOnly(answer.result) if answer.delete else Leave(answer.result)
 
     def _defer_or_fail(
         self,
@@ -180,7 +211,19 @@ class Processor:
         delay: int,
         error: ErrorInfo | None = None,
     ) -> Disposition:
-        """Defer within the message's budget; once it is spent, answer ``failed``."""
+        """Defer within the message's budget; once it is spent, answer ``failed``.
+
+        On the last receive the queue's redrive policy allows, the answer is ``failed`` too,
+        with the body copied to the dead-letter queue: SQS would otherwise move it there with no
+        result at all.
+        """
+        if self._redrive.is_final_receive(delivery.receive_count):
+            metrics.final_receives.inc()
+            error = error or ErrorInfo(Code=DEFERRAL_BUDGET_EXHAUSTED, Message=reason)
+            result = self._result(delivery, request, request_id, Outcome.FAILED, error)
+            if self._can_copy(delivery, error):
+                return AnswerAndDeadLetter(result, error)
+            return Answer(result)
         if budget_spent(
             receive_count=delivery.receive_count,
             age_seconds=delivery.age_seconds,
@@ -208,11 +251,26 @@ class Processor:
             client_id=exc.client_id,
             user=username_hash(exc.client_id, exc.username),
         )
-        if self._has_dead_letter_queue:
+        if self._can_copy(delivery, error):
             return AnswerAndDeadLetter(result, error)
         # No dead-letter queue of ours: leave the body to the queue's redrive policy and
         # answer once, on the first delivery.
         return AnswerAndLeave(result) if delivery.receive_count == 1 else Leave(result)
+
+    def _can_copy(self, delivery: Delivery, error: ErrorInfo) -> bool:
+        """A dead-letter queue is configured and the body fits it (attributes trimmed if need be).
+
+        A body too large for it is left to the queue's own redrive policy, answered once.
+        """
+        return self._has_dead_letter_queue and (
+            dead_letters.copy_attributes(
+                delivery.body,
+                delivery.message_id,
+                error,
+                self._settings.dead_letter_max_message_bytes,
+            )
+            is not None
+        )
 
     def _result(
         self,

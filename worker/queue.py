@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from resend_contract.models import ErrorInfo
 
-from worker import metrics
+from worker import dead_letters, intake, metrics
 from worker.batching import Batcher, entry_outcomes
 from worker.delivery import Delivery
 from worker.retry import with_plumbing_retries
@@ -20,22 +20,12 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
     from types_aiobotocore_sqs.type_defs import MessageTypeDef
 
-# Message attributes that carry a trace context from the request to its result.
-TRACE_ATTRIBUTES = ("traceparent", "tracestate")
-
 
 def parse_message(message: MessageTypeDef) -> Delivery:
-    """A received SQS message as the worker reads it."""
+    """A received SQS message as the worker reads it; trace attributes only as intake allows."""
     system = message.get("Attributes", {})
     sent_ms = system.get("SentTimestamp")
-    attributes = message.get("MessageAttributes", {})
-    trace = {
-        name: str(attributes[name].get("StringValue", ""))
-        for name in TRACE_ATTRIBUTES
-        if name in attributes
-    }
-    if "AWSTraceHeader" in system:
-        trace["AWSTraceHeader"] = system["AWSTraceHeader"]
+    trace = intake.trace_attributes(message)
     return Delivery(
         message_id=message["MessageId"],
         receipt_handle=message["ReceiptHandle"],
@@ -55,11 +45,13 @@ class Queue:
         *,
         dead_letter_queue_url: str | None,
         visibility_timeout: int,
+        dead_letter_max_bytes: int = 262_144,
     ) -> None:
         self._sqs = sqs
         self.url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
         self.visibility_timeout = visibility_timeout
+        self._dead_letter_max_bytes = dead_letter_max_bytes
         self._deletes: Batcher[str, None] = Batcher(self._delete_batch)
         self._visibility: Batcher[tuple[str, int], None] = Batcher(self._visibility_batch)
 
@@ -87,14 +79,16 @@ class Queue:
     async def dead_letter(self, delivery: Delivery, error: ErrorInfo) -> None:
         """Copy a body the worker can never process, with the reason, before deleting it."""
         assert self._dead_letter_queue_url is not None
-        attributes = {
-            "error_code": {"DataType": "String", "StringValue": error.Code},
-            "error_message": {"DataType": "String", "StringValue": error.Message[:1024] or "-"},
-            "source_message_id": {"DataType": "String", "StringValue": delivery.message_id},
-        }
+        fitted = dead_letters.copy_attributes(
+            delivery.body, delivery.message_id, error, self._dead_letter_max_bytes
+        )
+        assert fitted is not None, "the processor copies only bodies that fit"
+        attributes, trimmed = fitted
+        if trimmed:
+            metrics.dead_letter_attributes_trimmed.inc()
         params: dict[str, Any] = {
             "QueueUrl": self._dead_letter_queue_url,
-            "MessageBody": delivery.body or "(empty body)",
+            "MessageBody": dead_letters.copy_body(delivery.body),
             "MessageAttributes": attributes,
         }
         if self._dead_letter_queue_url.endswith(".fifo"):

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     queue_url: str = Field(min_length=1)
     result_topic_arn: str = Field(pattern=r"^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+(\.fifo)?$")
     dead_letter_queue_url: str | None = None
+    # The dead-letter queue's MaximumMessageSize (the worker's role may not read it): a copy,
+    # body and attributes, never exceeds it. 256 KiB suits any queue; raise it for a 1 MiB one.
+    dead_letter_max_message_bytes: int = Field(default=262_144, ge=1024, le=1_048_576)
 
     # AWS location. AWS_REGION is the standard variable; RESEND_REGION wins when set.
     region: str = Field(
@@ -126,6 +129,13 @@ class Settings(BaseSettings):
     defer_max_seconds: int = Field(
         default=SQS_MAX_VISIBILITY_SECONDS, ge=1, le=SQS_MAX_VISIBILITY_SECONDS
     )
+    # How often the queue's redrive policy (maxReceiveCount) is read again after start.
+    redrive_refresh_seconds: int = Field(default=300, ge=10, le=86_400)
+
+    # Messages this replica answered, by SQS message id: a redelivery (a lost delete, a failed
+    # dead-letter copy) is settled without a second result.
+    answered_window_seconds: int = Field(default=4 * 3600, ge=60, le=14 * 86_400)
+    answered_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
 
     # Client secrets for SECRET_HASH, in order of precedence.
     client_secrets: Annotated[dict[str, SecretStr] | None, NoDecode] = None

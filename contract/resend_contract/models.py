@@ -5,6 +5,10 @@ A request body is exactly the input of ``aws cognito-idp resend-confirmation-cod
 Cognito. Constraints follow botocore's service model for ResendConfirmationCode, checked here rather
 than by Cognito so a bad request fails fast with the field named, and never costs quota.
 
+What no schema says (sizes, depth, numbers, member names, string contents) is bounded in
+``resend_contract.bounds``, before validation, so no body can cost more than a fixed amount to
+read, and every rejection is an ``InvalidRequest`` whose message never echoes the producer's text.
+
 The same constraints are shipped as JSON Schema in ``schemas/request.schema.json``; a test keeps
 the two in step. Patterns end in ``(?![\\s\\S])`` rather than ``$`` because ``$`` also matches
 before a trailing newline in Python's ``re`` (used by the JSON Schema validator).
@@ -27,12 +31,15 @@ from pydantic import (
     model_validator,
 )
 
+from resend_contract import bounds
+from resend_contract.bounds import MAX_BODY_BYTES, BoundExceeded
+
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_+]+(?![\s\S])"
 SECRET_HASH_PATTERN = r"^[A-Za-z0-9_+=/]+(?![\s\S])"  # noqa: S105
 # Cognito allows letters, marks, symbols, numbers and punctuation: no whitespace, no controls.
 USERNAME_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]+(?![\s\S])"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:/+=@-]+(?![\s\S])"
-MAX_BODY_BYTES = 256 * 1024  # SQS's own message size limit
+__all__ = ["MAX_BODY_BYTES", "InvalidRequest", "ResendRequest", "Result", "parse_body"]
 
 
 def _matches(pattern: str, value: str) -> bool:
@@ -55,13 +62,25 @@ class _Strict(BaseModel):
         return data
 
 
+def _free_form(value: str | None) -> str | None:
+    if value is not None:
+        problem = bounds.identifier_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
 class UserContextDataShape(_Strict):
     IpAddress: str | None = Field(default=None, max_length=256)
     EncodedData: str | None = Field(default=None, max_length=131072)
 
+    _contents = field_validator("IpAddress", "EncodedData")(_free_form)
+
 
 class AnalyticsMetadataShape(_Strict):
     AnalyticsEndpointId: str | None = Field(default=None, max_length=256)
+
+    _contents = field_validator("AnalyticsEndpointId")(_free_form)
 
 
 class ResendRequest(_Strict):
@@ -87,6 +106,18 @@ class ResendRequest(_Strict):
     def _username(cls, value: str) -> str:
         if not _matches(USERNAME_PATTERN, value):
             raise ValueError("must not contain whitespace or control characters")
+        problem = bounds.username_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("ClientMetadata")
+    @classmethod
+    def _client_metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None:
+            problem = bounds.client_metadata_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("SecretHash")
@@ -128,11 +159,24 @@ class Outcome(StrEnum):
 
 
 class ErrorInfo(BaseModel):
+    """An error as a result reports it: bounded, whoever wrote the message (Cognito, a Lambda
+    trigger's answer, the worker), so a result always fits SNS's limits."""
+
     model_config = ConfigDict(frozen=True)
 
     Code: str
     Message: str
     Reason: str | None = None
+
+    @field_validator("Code", "Reason")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        return None if value is None else bounds.clip(value, 128)
+
+    @field_validator("Message")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        return bounds.clip(value)
 
 
 class OriginalRef(BaseModel):
@@ -188,6 +232,7 @@ class InvalidRequest(Exception):
         username: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        message = bounds.clip(message)
         super().__init__(message)
         self.message = message
         self.client_id = client_id
@@ -196,9 +241,21 @@ class InvalidRequest(Exception):
 
 
 def parse_body(body: str) -> ResendRequest:
-    """Parse one SQS message body, unwrapping an SNS notification envelope if there is one."""
-    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"body: larger than {MAX_BODY_BYTES} bytes")
+    """Parse one SQS message body, unwrapping an SNS notification envelope if there is one.
+
+    Raises ``InvalidRequest`` and nothing else, whatever the body: an exception of any other kind
+    would leave a message with no result, coming back until the redrive policy takes it.
+    """
+    try:
+        return _parse(body)
+    except InvalidRequest:
+        raise
+    except Exception as exc:
+        # A last resort: a case no bound foresaw still gets its one invalid result.
+        raise InvalidRequest(f"body: could not be read ({type(exc).__name__})") from None
+
+
+def _parse(body: str) -> ResendRequest:
     document = _load_json(body, "body")
     if _is_sns_envelope(document):
         document = _load_json(document["Message"], "Message (SNS envelope)")
@@ -208,15 +265,19 @@ def parse_body(body: str) -> ResendRequest:
         return ResendRequest.model_validate(document)
     except ValidationError as exc:
         raise InvalidRequest(
-            describe_validation_error(exc),
+            describe_privately(exc),
             client_id=_valid_str(document, "ClientId", CLIENT_ID_PATTERN),
-            username=_valid_str(document, "Username", USERNAME_PATTERN),
+            username=_valid_username(document),
             request_id=_valid_str(document, "RequestId", REQUEST_ID_PATTERN),
         ) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, ``Field.Path: problem``, values never included."""
+    """One line per problem, ``Field.Path: problem``, values never included.
+
+    Member names are shown: this is for a producer's own tools, telling the producer about its
+    own text. What the worker answers uses ``describe_privately``.
+    """
     problems = []
     for error in exc.errors(include_input=False, include_url=False, include_context=False):
         location = ".".join(str(part) for part in error["loc"]) or "body"
@@ -225,14 +286,72 @@ def describe_validation_error(exc: ValidationError) -> str:
             message = "unknown member"
         elif error["type"] == "missing":
             message = "required member missing"
+        problems.append(f"{bounds.clip(location, 200)}: {message}")
+    return bounds.clip("; ".join(problems))
+
+
+def describe_privately(exc: ValidationError) -> str:
+    """One clause per problem, ``Field.Path: problem``; never a value, never a name the producer
+    chose (an unknown member or a ClientMetadata key may be an email address or a secret), since
+    results, dead-letter attributes and logs are read by others than the producer."""
+    problems: list[str] = []
+    unknown: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        location = _location(error["loc"])
+        if error["type"] == "extra_forbidden":
+            unknown.append(str(error["loc"][-1]))
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required member missing"
         problems.append(f"{location}: {message}")
-    return "; ".join(problems)
+    if unknown:
+        problems.append(_describe_unknown(unknown))
+    return bounds.clip("; ".join(problems))
+
+
+# Members whose own names are ours to show; anything below ClientMetadata is the producer's.
+_KNOWN_MEMBERS: dict[str, frozenset[str]] = {
+    "": frozenset(ResendRequest.model_fields),
+    "UserContextData": frozenset(UserContextDataShape.model_fields),
+    "AnalyticsMetadata": frozenset(AnalyticsMetadataShape.model_fields),
+}
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    parent = ""
+    for part in loc:
+        known = _KNOWN_MEMBERS.get(parent)
+        if known is None or str(part) not in known:
+            parts.append("(a key)" if parent == "ClientMetadata" else "(an unknown member)")
+            break
+        parts.append(str(part))
+        parent = str(part)
+    return ".".join(parts) or "body"
+
+
+def _describe_unknown(names: list[str]) -> str:
+    lengths = ", ".join(str(len(name)) for name in names[:5])
+    more = ", ..." if len(names) > 5 else ""
+    text = (
+        f"unknown member ({bounds.count_phrase(len(names), 'member')} not in the contract, "
+        f"named with {lengths}{more} characters)"
+    )
+    known = {name.lower(): name for name in ResendRequest.model_fields}
+    hints = sorted({known[name.lower()] for name in names if name.lower() in known})
+    if hints:
+        text += f"; member names are case-sensitive: did you mean {', '.join(hints)}?"
+    return text
 
 
 def _load_json(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        return bounds.load_json(text)
+    except BoundExceeded as exc:
+        raise InvalidRequest(f"{where}: {exc}") from None
+    except ValueError as exc:
+        # json.JSONDecodeError is a ValueError; its position is safe, its text is not needed.
         detail = (
             f" (line {exc.lineno} column {exc.colno})"
             if isinstance(exc, json.JSONDecodeError)
@@ -265,3 +384,10 @@ def _valid_str(document: dict[str, Any], key: str, pattern: str) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= 128 and _matches(pattern, value):
         return value
     return None
+
+
+def _valid_username(document: dict[str, Any]) -> str | None:
+    value = _valid_str(document, "Username", USERNAME_PATTERN)
+    if value is None or bounds.username_problem(value) is not None:
+        return None
+    return value

@@ -127,7 +127,7 @@ INVALID_BODIES = {
     ),
     "unknown-member": (
         '{"ClientId": "abc", "Username": "j", "Password": "x"}',
-        "Password: unknown member",
+        "unknown member (1 member not in the contract, named with 8 characters)",
     ),
 }
 

@@ -20,10 +20,12 @@ from worker.dispositions import (
     Answer,
     AnswerAndDeadLetter,
     AnswerAndLeave,
+    DeadLetterAndDelete,
     Defer,
     DeleteOnly,
     Disposition,
     Leave,
+    Publishing,
 )
 from worker.health import Health
 
@@ -111,6 +113,8 @@ class FakeProcessor:
     most_running: int = 0
 
     calls: bool = False  # the message's Cognito call starts as soon as it is processed
+    answered: list[str] = field(default_factory=list)  # told the result went out
+    copied: list[str] = field(default_factory=list)  # told the dead-letter copy was made
 
     async def process(self, item: Delivery, on_call: Callable[[], None]) -> Disposition:
         self.order.append(item.message_id)
@@ -124,8 +128,11 @@ class FakeProcessor:
         finally:
             self.running -= 1
 
-    async def published(self, answer: Answer) -> None:
-        return None
+    async def published(self, answer: Publishing) -> None:
+        self.answered.append(answer.result.MessageId)
+
+    def dead_lettered(self, item: Delivery) -> None:
+        self.copied.append(item.message_id)
 
     async def flush_store(self) -> None:
         return None
@@ -274,7 +281,7 @@ async def test_shutdown_cancels_only_messages_whose_call_never_started(calling: 
 
 
 async def test_each_disposition_publishes_and_deletes_what_its_name_says() -> None:
-    items = [delivery(n) for n in range(1, 6)]
+    items = [delivery(n) for n in range(1, 7)]
     error = ErrorInfo(Code="InvalidJson", Message="not JSON")
     named: dict[str, Callable[[Result], Disposition]] = {
         "m-1": Answer,
@@ -282,15 +289,18 @@ async def test_each_disposition_publishes_and_deletes_what_its_name_says() -> No
         "m-3": AnswerAndLeave,
         "m-4": Leave,
         "m-5": DeleteOnly,
+        "m-6": lambda result: DeadLetterAndDelete(result, error),
     }
     queue = FakeQueue(batches=[items])
     processor = FakeProcessor(decide=lambda item: named[item.message_id](answer(item).result))
     worker, publisher = consumer(queue, processor)
 
-    await run_until(worker, queue, lambda: len(processor.order) == 5 and not worker._in_flight)
+    await run_until(worker, queue, lambda: len(processor.order) == 6 and not worker._in_flight)
 
     assert sorted(publisher.published) == ["m-1", "m-2", "m-3"]
-    assert queue.dead_lettered == ["h-2"]
-    assert sorted(queue.deleted) == ["h-1", "h-2", "h-5"]
+    assert sorted(processor.answered) == ["m-1", "m-2", "m-3"]
+    assert sorted(queue.dead_lettered) == ["h-2", "h-6"]
+    assert sorted(processor.copied) == ["m-2", "m-6"]
+    assert sorted(queue.deleted) == ["h-1", "h-2", "h-5", "h-6"]
     # Left to the queue's redrive policy: never handed back early either.
     assert not [change for change in queue.visibility if change[0] in {"h-3", "h-4"}]
