@@ -103,6 +103,11 @@ class ResendClient:
             raise RuntimeError("use the client inside 'async with'")
         return self._sqs
 
+    @property
+    def sqs(self) -> Any:
+        """The aiobotocore SQS client, for calls this client does not make itself."""
+        return self._client
+
     async def enqueue(
         self,
         client_id: str,

@@ -149,6 +149,7 @@ class BulkSend:
         if self._ended_by is None:
             self._ended_by = error
             self.report.stopped = why
+            self.report.stop_error = error
 
     def _record(self, outcome: BulkOutcome) -> None:
         self.report.add(outcome)

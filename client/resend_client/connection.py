@@ -54,8 +54,12 @@ def region_from_queue_url(queue_url: str) -> str | None:
 def resolve_region(session: AioSession, explicit: str | None, queue_url: str) -> str:
     try:
         configured = session.get_scoped_config().get("region")
-    except ProfileNotFound as exc:  # "The config profile (name) could not be found"
-        raise EnqueueError("ProfileNotFound", str(exc), kind="configuration") from None
+    except ProfileNotFound:
+        raise EnqueueError(
+            "ProfileNotFound",
+            "the config profile could not be found (--profile, AWS_PROFILE)",
+            kind="configuration",
+        ) from None
     region = (
         explicit
         or os.environ.get("AWS_REGION")
@@ -63,7 +67,9 @@ def resolve_region(session: AioSession, explicit: str | None, queue_url: str) ->
         or configured
         or region_from_queue_url(queue_url)
     )
-    if not region:
+    if region:
+        log.debug("SQS in region %s", region)
+    else:
         raise EnqueueError(
             "NoRegion",
             "no AWS region: pass --region, set AWS_REGION, or set region in the profile",

@@ -48,10 +48,20 @@ class EnqueueError(Exception):
         return self.code in CONNECTION_CODES
 
 
+_CONFIGURATION_MESSAGES = {
+    "NoCredentialsError": "no AWS credentials found (a profile, AWS_* variables or a role)",
+    "PartialCredentialsError": "incomplete AWS credentials (a key id without its secret?)",
+    "NoRegionError": "no AWS region (--region, AWS_REGION or the profile's region)",
+    "ProfileNotFound": "the config profile could not be found (--profile, AWS_PROFILE)",
+}
+
+
 def from_failure(failure: AwsFailure, operation: str | None = None) -> EnqueueError:
     kind: Kind = "service"
     if failure.code == CONFIGURATION:
-        kind = "configuration"
+        # The table names the exception; say what to fix instead.
+        message = _CONFIGURATION_MESSAGES.get(failure.message, failure.message)
+        return EnqueueError(failure.message, message, kind="configuration")
     elif failure.reached is not Reached.ANSWERED:
         kind = "connection"
     message = failure.message

@@ -64,6 +64,7 @@ class BulkReport:
     problems: list[BulkProblem] = field(default_factory=list)
     max_problems: int = 1000
     stopped: Stop | None = None
+    stop_error: Exception | None = None  # the refusal or connection failure that stopped it
 
     @property
     def total(self) -> int:
