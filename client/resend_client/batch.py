@@ -27,6 +27,7 @@ SQS_BATCH_MAX_ENTRIES = 10
 SQS_BATCH_MAX_BYTES = 256 * 1024  # the sum of a SendMessageBatch call's bodies and attributes
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_CONNECT_ATTEMPTS = 3
+CONNECT_DELAY_FACTOR = 5
 
 Outcome = EnqueueReceipt | EnqueueError
 
@@ -37,6 +38,11 @@ class RetryPolicy:
     connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS
     base_delay: float = 0.2
     max_delay: float = 10.0
+
+    def delay(self, retry: int, error: EnqueueError | None) -> float:
+        """Connection failures wait longer between attempts: a blip then has time to pass."""
+        factor = CONNECT_DELAY_FACTOR if error is not None and error.unreachable else 1
+        return full_jitter(retry, self.base_delay * factor, self.max_delay)
 
     def attempts_for(self, error: EnqueueError) -> int:
         if error.unreachable:
@@ -56,8 +62,10 @@ async def send_batch(
     pending = list(range(len(entries)))
     last_errors: dict[int, EnqueueError] = {}
     attempt = 0
+    error: EnqueueError | None = None
     while pending:
         attempt += 1
+        error = None
         try:
             response = await sqs.send_message_batch(
                 QueueUrl=queue_url, Entries=[entries[i].sqs_entry(i) for i in pending]
@@ -74,7 +82,7 @@ async def send_batch(
         if not pending or attempt >= budget:
             break
         log.debug("SendMessageBatch: %d entries to retry (attempt %d)", len(pending), attempt)
-        await asyncio.sleep(full_jitter(attempt - 1, policy.base_delay, policy.max_delay))
+        await asyncio.sleep(policy.delay(attempt - 1, error))
     for index in pending:
         outcomes[index] = _gave_up(last_errors[index], attempt)
     return [outcomes[i] for i in range(len(entries))]
