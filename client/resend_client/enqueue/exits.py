@@ -8,7 +8,10 @@ some lines of ``--from-file`` were not sent, or the awaited result is ``failed``
 
 from __future__ import annotations
 
-from resend_client.errors import EnqueueError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK loads only when something is sent
+    from resend_client.errors import EnqueueError
 
 OK = 0
 NOT_ALL = 1
