@@ -184,3 +184,24 @@ def test_a_reused_request_id_gets_a_result(
     assert answer["Result"]["Outcome"] == first.json()["Result"]["Outcome"] == "sent"
     assert answer["Result"]["MessageId"] == answer["MessageId"] != first.json()["MessageId"]
     assert answer["Result"]["Original"]["MessageId"] == first.json()["MessageId"]
+
+
+def test_a_closed_stdout_after_from_file_exits_0_with_the_receipts_kept(
+    queues: Queues, tmp_path: Path
+) -> None:
+    queue = queues.create()
+    path = lines_file(tmp_path / "r.jsonl", 15)
+    kept = tmp_path / "receipts.jsonl"
+    argv = [*base(queues, queue), "--from-file", str(path), "--receipts-file", str(kept)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "resend_client", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, err
+    assert "Traceback" not in err
+    assert len(receipts(kept)) == 15 == queues.depth(queue)

@@ -111,6 +111,7 @@ def _status(report: BulkReport, invalid: int, send: _Send) -> int:
 
 
 def _show(printer: Printer, summary: dict[str, int]) -> bool:
+    """False when the query failed; a reader that went away is no failure (the AWS CLI's 0)."""
     try:
         printer.print(summary)
     except QueryFailed as exc:

@@ -131,6 +131,7 @@ class _Send:
         self.printer = printer
         self.receipts = receipts
         self.receipt: EnqueueReceipt | None = None
+        self.sending = False  # the request may be on its way from here on
 
     async def __call__(self) -> int:
         task = asyncio.current_task()
@@ -151,6 +152,7 @@ class _Send:
         async with client:
             if self.args.wait is not None and self.results_url is not None:
                 await _check_results_queue(client, self.results_url)
+            self.sending = True
             self.receipt = await client.send(
                 self.request,
                 delay_seconds=self.args.delay_seconds or 0,
@@ -198,7 +200,9 @@ class _Send:
         return exits.OK
 
     def _interrupted(self) -> int:
-        if self.receipt is None:
+        if not self.sending:
+            note("interrupted; nothing was sent")
+        elif self.receipt is None:
             note(
                 f"interrupted; RequestId {self.request.RequestId} may have been sent "
                 "(SQS's answer did not arrive)"
