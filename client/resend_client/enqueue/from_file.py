@@ -36,7 +36,8 @@ SHOWN_PROBLEMS = 100
 _SAMPLE = {"Sent": 0, "Invalid": 0, "Failed": 0, "Skipped": 0, "Unsent": 0}
 
 
-def run(args: argparse.Namespace) -> int:
+def _checked(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The queue URL and client options, or ``UsageError`` with every problem at once."""
     conflicting = [p.flag for p in REQUEST_PARAMETERS if getattr(args, p.dest) is not None]
     for flag, value in (
         (CLI_INPUT_JSON, args.cli_input_json),
@@ -64,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
             problems.append(f"argument --query: {why}")
     if problems:
         raise UsageError(problems)
+    return url, options
+
+
+def run(args: argparse.Namespace) -> int:
+    url, options = _checked(args)
     printer = Printer(output_format(args), args.query)
 
     name = "<stdin>" if args.from_file == "-" else args.from_file
