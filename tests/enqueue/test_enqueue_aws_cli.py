@@ -99,7 +99,7 @@ def test_one_request_to_an_unreachable_endpoint_fails_within_the_aws_clis_time()
     assert run.status == 255, run.err[-600:]
     assert "ConnectionError" in run.err
     assert elapsed < 9, elapsed
-    assert endpoint not in run.err.split("error:", 1)[-1] or "127.0.0.1" in run.err
+    assert "could not connect to the endpoint" in run.err  # the problem, in the table's words
 
 
 def test_bulk_to_an_unreachable_endpoint_stops_early(tmp_path: Path) -> None:

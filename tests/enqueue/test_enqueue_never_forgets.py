@@ -18,7 +18,7 @@ import pytest
 
 from devstack import DevResources
 
-from .helpers import Queues, command
+from .helpers import Queues, command, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +205,23 @@ def test_a_closed_stdout_after_from_file_exits_0_with_the_receipts_kept(
     assert process.wait(timeout=60) == 0, err
     assert "Traceback" not in err
     assert len(receipts(kept)) == 15 == queues.depth(queue)
+
+
+def test_a_results_queue_failing_after_the_send_still_prints_what_was_sent(
+    capsys: pytest.CaptureFixture[str], queues: Queues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resend_client.async_client import ResendClient
+    from resend_client.errors import EnqueueError
+
+    async def refused(self: ResendClient, *args: object, **kwargs: object) -> None:
+        raise EnqueueError("AccessDenied", "not allowed (calling ReceiveMessage)")
+
+    monkeypatch.setattr(ResendClient, "find_result", refused)
+    queue, results = queues.create(), queues.create()
+    argv = one(queues, queue)[1:]
+    run = run_cli(capsys, *argv, "--wait", "5", "--results-queue-url", results)
+    assert run.status == 254, run.err
+    printed = run.json()
+    [message] = queues.drain(queue)
+    assert printed["MessageId"] == message["MessageId"]
+    assert "AccessDenied" in run.err and "was sent as MessageId" in run.err
