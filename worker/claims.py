@@ -176,6 +176,10 @@ class Claims:
             metrics.dedupe_hits.labels("abandoned" if abandoned else "redelivery").inc()
             if abandoned:
                 metrics.unknown_outcomes.labels("abandoned").inc()
+            if stored.MessageId != message_id:
+                # The producer sent the request again as a new message: it waits on this
+                # message's result, so it is answered, with the first message named as original.
+                return Answered(_repeat(stored, message_id))
             return Answered(stored, published)
         metrics.dedupe_hits.labels("abandoned" if abandoned else "completed").inc()
         duplicate = Result(
@@ -279,6 +283,17 @@ class Claims:
             # Kept, and written before this replica claims anything else.
             self._pending[(proceed.key, proceed.owner)] = document
             log.warning("dedupe store write deferred until the store answers", error=str(exc))
+
+
+def _repeat(stored: Result, message_id: str) -> Result:
+    """The stored result for a second message of the same request: same outcome, own message."""
+    original = OriginalRef(
+        RequestId=stored.RequestId,
+        MessageId=stored.MessageId,
+        Outcome=stored.Outcome,
+        ProcessedAt=stored.ProcessedAt,
+    )
+    return stored.model_copy(update={"MessageId": message_id, "Original": original})
 
 
 def _stored(result: Result) -> dict[str, Any]:

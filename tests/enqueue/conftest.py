@@ -7,16 +7,22 @@ are synchronous and look at the queue with botocore's synchronous client.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
 from aiobotocore.session import get_session
 
-from devstack import DevStack
+from devstack import DevResources, DevStack
 
 from .helpers import CREDENTIALS, REGION, Queues
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +60,36 @@ async def async_sqs(devstack: DevStack) -> AsyncIterator[Any]:
         "sqs", region_name=REGION, endpoint_url=devstack.endpoint_url, **CREDENTIALS
     ) as client:
         yield client
+
+
+@pytest.fixture
+def worker_process(resources: DevResources, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        **resources.worker_env(),
+        "RESEND_METRICS_PORT": "0",
+        "RESEND_METRICS_HOST": "127.0.0.1",
+        "RESEND_RECEIVE_WAIT_SECONDS": "1",
+        "RESEND_LOG_LEVEL": "WARNING",
+        "RESEND_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.returncode not in (0, -15):
+            print(log.read_text(encoding="utf-8", errors="replace"), file=sys.stderr)

@@ -78,3 +78,26 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
     status = main(list(argv))
     captured = capsys.readouterr()
     return Run(status, captured.out, captured.err)
+
+
+def command(
+    *argv: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+) -> Run:
+    """The real command as a producer runs it: a process of its own, its exit status and output."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "resend_client", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)

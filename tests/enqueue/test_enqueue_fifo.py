@@ -118,7 +118,7 @@ def test_refused_on_fifo(
 ) -> None:
     queue = queues.create(fifo=True)
     run = send(capsys, queues, queue, *extra)
-    assert run.status == 2
+    assert run.status == 252
     assert f"error: argument {flag}: " in run.err
     assert reason in run.err
     assert queues.depth(queue) == 0
@@ -140,7 +140,7 @@ def test_bulk_on_fifo_groups_by_user_and_refuses_a_delay(
     common = ("--queue-url", queue, "--endpoint-url", queues.endpoint_url, "--from-file", str(path))
 
     refused = run_cli(capsys, *common, "--delay-seconds", "3")
-    assert refused.status == 2
+    assert refused.status == 252
     assert "argument --delay-seconds: FIFO queues take no per-message delay" in refused.err
 
     run = run_cli(capsys, *common)

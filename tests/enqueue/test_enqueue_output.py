@@ -123,7 +123,7 @@ def test_default_output_from_aws_default_output(
     [
         ("RequestId", "text", "{RequestId}\n"),
         ("RequestId", "json", '"{RequestId}"\n'),
-        ("RequestId", "yaml", "{RequestId}\n"),
+        ("RequestId", "yaml", '"{RequestId}"\n'),  # a lone scalar as JSON, as the AWS CLI
         ("{Id: MessageId}", "json", '{{\n    "Id": "{MessageId}"\n}}\n'),
         ("[RequestId, MessageId]", "text", "{RequestId}\t{MessageId}\n"),
         ("Nothing", "json", "null\n"),

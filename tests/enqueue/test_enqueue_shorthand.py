@@ -65,6 +65,9 @@ from resend_client.enqueue.shorthand import ShorthandError, parse_shorthand
         # Quoted items of a list.
         ("a='x,y','z'", {"a": ["x,y", "z"]}),
         ('a=["x,y", "z"]', {"a": ["x,y", "z"]}),
+        # As the AWS CLI: an empty key, and an empty item between two commas dropped.
+        ("=b", {"": "b"}),
+        ("a=1,,b=2", {"a": "1", "b": "2"}),
         # Unicode passes through.
         ("name=José,city=Zürich", {"name": "José", "city": "Zürich"}),
         ("emoji=\U0001f600", {"emoji": "\U0001f600"}),
@@ -79,7 +82,7 @@ def test_parses(text: str, expected: dict[str, Any]) -> None:
     [
         ("", 1, "a key"),
         ("foo", 4, "'='"),
-        ("=b", 1, "a key"),
+        (" a=b", 1, "a key"),  # the AWS CLI skips no space before the first key
         ("a=b,", 5, "a value after ','"),
         ("a=b,a=c", 8, "each key once"),
         ("a='unclosed", 3, "a closing '"),

@@ -95,7 +95,7 @@ def test_the_skeleton_round_trips_through_cli_input_json_validation(
     skeleton = run_json(capsys, "--generate-cli-skeleton")
     status = main(["--queue-url", "http://127.0.0.1:1/q", "--cli-input-json", json.dumps(skeleton)])
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 252
     assert "argument --cli-input-json: ClientId: String should have at least 1 character" in err
     assert "argument --cli-input-json: Username: String should have at least 1 character" in err
 

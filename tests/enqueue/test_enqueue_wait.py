@@ -7,11 +7,7 @@ result topic.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,41 +16,6 @@ from devstack import DevResources
 from .helpers import Queues, run_cli
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def worker_process(resources: DevResources, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        **resources.worker_env(),
-        "RESEND_METRICS_PORT": "0",
-        "RESEND_METRICS_HOST": "127.0.0.1",
-        "RESEND_RECEIVE_WAIT_SECONDS": "1",
-        "RESEND_LOG_LEVEL": "WARNING",
-        "RESEND_LOG_FORMAT": "json",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "run"],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.returncode not in (0, -15):
-            print(log.read_text(encoding="utf-8", errors="replace"), file=sys.stderr)
 
 
 def test_wait_prints_the_workers_result(

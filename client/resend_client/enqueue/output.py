@@ -1,9 +1,14 @@
 """``--output`` and ``--query``: the command's own answer, printed the way the AWS CLI prints.
 
 ``--query`` (JMESPath) filters first; then ``json`` (indented, like the AWS CLI), ``yaml``,
-``text`` (tab-separated values: a dict's scalar values on one line in key order, each nested
-dict or list on its own lines tagged with its key in capitals) or ``table`` (boxes, see
+``yaml-stream`` (the AWS CLI's: the answer as the one item of a list), ``text`` (tab-separated
+values: a dict's scalar values on one line in sorted key order, as the AWS CLI sorts them, each
+nested dict or list on its own lines tagged with its key in capitals) or ``table`` (boxes, see
 ``resend_client.enqueue.table``). Scripts can rely on json, yaml and text; table is for people.
+
+A query can fail on data as well as on syntax (an unknown function, a type error): it is tried
+on samples of the answer's shape before anything is sent (``check_query``), so a bad query
+costs nothing; a failure that only real data can cause raises ``QueryFailed``, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ import argparse
 import json
 from typing import Any
 
-FORMATS = ("json", "yaml", "text", "table")
+FORMATS = ("json", "yaml", "yaml-stream", "text", "table")
+
+
+class QueryFailed(Exception):
+    """The query could not be applied to the answer; the message is the first line of why."""
 
 
 def compile_query(expression: str) -> Any:
@@ -27,11 +36,32 @@ def compile_query(expression: str) -> Any:
         raise argparse.ArgumentTypeError(f"invalid JMESPath expression: {reason}") from None
 
 
+def check_query(query: Any, samples: list[Any]) -> str | None:
+    """Why the query fails on one of the samples, or None: run before anything is sent."""
+    for sample in samples:
+        try:
+            _search(query, sample)
+        except QueryFailed as exc:
+            return str(exc)
+    return None
+
+
+def _search(query: Any, data: Any) -> Any:
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return query.search(data)
+    except JMESPathError as exc:
+        raise QueryFailed(str(exc).splitlines()[0]) from None
+
+
 def render(data: Any, output: str, *, query: Any = None, title: str) -> str:
     if query is not None:
-        data = query.search(data)
+        data = _search(query, data)
     if output == "yaml":
         return _yaml(data)
+    if output == "yaml-stream":
+        return _yaml([data])
     if output == "text":
         return render_text(data)
     if output == "table":
@@ -42,10 +72,12 @@ def render(data: Any, output: str, *, query: Any = None, title: str) -> str:
 
 
 def _yaml(data: Any) -> str:
+    if data is None or isinstance(data, str | int | float | bool):
+        # As the AWS CLI: a lone scalar is written as JSON, not as a YAML document.
+        return json.dumps(data, ensure_ascii=False) + "\n"
     import yaml
 
-    text = str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
-    return text.removesuffix("...\n")  # PyYAML closes a lone scalar with an end-of-document mark
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 def render_text(data: Any) -> str:

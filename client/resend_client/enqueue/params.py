@@ -212,7 +212,12 @@ def _found(members: Mapping[str, Any], location: list[str]) -> Any:
 
 
 def _hint(error_type: str, found: Any) -> str:
-    """Why a string was not a string, without saying what it was."""
+    """What the value looked like, without saying what it was."""
+    if isinstance(found, str) and found.endswith(("\n", "\r")):
+        return (
+            " (the value ends with a newline: file:// keeps the file's last newline, as the "
+            "AWS CLI does; remove it from the file)"
+        )
     if error_type != "string_type":
         return ""
     if isinstance(found, list):

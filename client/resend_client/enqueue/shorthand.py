@@ -6,8 +6,9 @@ value that works with ``aws cognito-idp resend-confirmation-code`` works here un
 
 - pairs are separated by commas, a key from its value by ``=``; ``key@=file://path`` reads the
   value from a file;
-- keys are letters, digits and ``- _ . # / :``; anything else needs the JSON syntax;
-- whitespace around separators is ignored, and so is the trailing whitespace of an unquoted value;
+- keys are letters, digits and ``- _ . # / :`` (an empty key too); anything else needs JSON;
+- whitespace around separators is ignored (but not before the first key), and so is the
+  trailing whitespace of an unquoted value;
 - a value in single or double quotes may hold commas, ``=``, brackets and spaces; inside quotes a
   backslash escapes that quote or a backslash, and any other backslash is kept as it is;
 - in an unquoted value, ``\,`` is a literal comma and other backslashes are kept; the first value
@@ -63,8 +64,8 @@ class _Parser:
         self._read_file = read_file
 
     def parse(self) -> dict[str, Value]:
+        # No space is skipped before the first key, as in the AWS CLI: " a=b" is refused.
         pairs: dict[str, Value] = {}
-        self._skip_space()
         while True:
             key, value = self._pair(nested=False)
             self._store(pairs, key, value)
@@ -78,14 +79,14 @@ class _Parser:
 
     def _pair(self, *, nested: bool) -> tuple[str, Value]:
         key_at = self._pos
-        key = self._key()
-        if not key:
-            raise ShorthandError("a key (letters, digits, - _ . # / :)", self._found(), key_at)
+        key = self._key()  # may be empty, as in the AWS CLI: "=1" is {"": "1"}
         self._skip_space()
         from_file = self._peek() == "@"
         if from_file:
             self._pos += 1
             self._skip_space()
+        if self._peek() != "=" and not key:
+            raise ShorthandError("a key (letters, digits, - _ . # / :)", self._found(), key_at)
         self._expect("=")
         self._skip_space()
         value = self._item() if nested else self._value()
@@ -118,6 +119,9 @@ class _Parser:
                 raise ShorthandError("a value after ','", "end of input", self._pos)
             item = self._later_item()
             self._skip_space()
+            if item is None and self._peek() == ",":
+                # "a=1,,b=2": the AWS CLI backs up to the second comma, dropping the empty item.
+                break
             if item is None or not (self._at_end() or self._peek() == ","):
                 # Not a list item but the key of the next pair: give the comma back.
                 self._pos = comma
