@@ -20,7 +20,7 @@ from aiobotocore.session import get_session
 
 from devstack import DevResources, DevStack
 
-from .helpers import CREDENTIALS, REGION, Queues
+from .helpers import KEY_ID, REGION, SECRET_KEY, Queues
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,11 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def queues(devstack: DevStack) -> Iterator[Queues]:
     client = botocore.session.get_session().create_client(
-        "sqs", region_name=REGION, endpoint_url=devstack.endpoint_url, **CREDENTIALS
+        "sqs",
+        region_name=REGION,
+        endpoint_url=devstack.endpoint_url,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET_KEY,
     )
     yield Queues(devstack.endpoint_url, client)
     client.close()
@@ -57,7 +61,11 @@ def queues(devstack: DevStack) -> Iterator[Queues]:
 @pytest.fixture
 async def async_sqs(devstack: DevStack) -> AsyncIterator[Any]:
     async with get_session().create_client(
-        "sqs", region_name=REGION, endpoint_url=devstack.endpoint_url, **CREDENTIALS
+        "sqs",
+        region_name=REGION,
+        endpoint_url=devstack.endpoint_url,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET_KEY,
     ) as client:
         yield client
 

@@ -11,7 +11,8 @@ import pytest
 from resend_client.enqueue.cli import main
 
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+KEY_ID = SECRET_KEY = "testing"
+CREDENTIALS = {"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET_KEY}
 
 
 @dataclass

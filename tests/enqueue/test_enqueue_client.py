@@ -17,7 +17,7 @@ from resend_client.client import (
 )
 from resend_contract.models import InvalidRequest, Outcome, ResendRequest, Result
 
-from .helpers import CREDENTIALS, REGION, Queues
+from .helpers import CREDENTIALS, KEY_ID, REGION, SECRET_KEY, Queues
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,11 @@ async def test_wait_understands_the_sns_envelope(queues: Queues) -> None:
         "Attributes"
     ]["QueueArn"]
     async with get_session().create_client(
-        "sns", region_name=REGION, endpoint_url=queues.endpoint_url, **CREDENTIALS
+        "sns",
+        region_name=REGION,
+        endpoint_url=queues.endpoint_url,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET_KEY,
     ) as sns:
         topic = (await sns.create_topic(Name=f"results-{uuid.uuid4().hex[:8]}"))["TopicArn"]
         await sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=results_arn)

@@ -33,13 +33,11 @@ def ok(call: int, entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": "nope"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "SendMessageBatch",
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": "nope"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "SendMessageBatch")
 
 
 class FakeSQS:
