@@ -259,7 +259,14 @@ async def with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+
+    async def attempt() -> T:
+        # Tenacity awaits only what a coroutine function returns; ``call`` may be a plain
+        # function returning an awaitable (a lambda around a client call), whose awaitable it
+        # would hand back unawaited, as if the retry had succeeded.
+        return await call()
+
+    return await retrying(attempt)
 
 
 def may_retry_plumbing(exc: BaseException) -> bool:

@@ -273,6 +273,30 @@ async def test_plumbing_retries_only_what_may_pass(exc: BaseException, calls: in
     assert made == calls
 
 
+async def test_a_plain_function_returning_an_awaitable_is_awaited_on_every_attempt() -> None:
+    # The plumbing passes lambdas around client calls, not coroutine functions.
+    attempts: list[int] = []
+
+    async def flaky(n: int) -> str:
+        attempts.append(n)
+        if len(attempts) < 3:
+            raise client_error("InternalError", status=500)
+        return "done"
+
+    assert await with_plumbing_retries(lambda: flaky(len(attempts))) == "done"
+    assert attempts == [0, 1, 2]
+
+    attempts.clear()
+
+    async def always_failing() -> None:
+        attempts.append(0)
+        raise client_error("InternalError", status=500)
+
+    with pytest.raises(Exception, match="InternalError"):
+        await with_plumbing_retries(lambda: always_failing())
+    assert len(attempts) == 3
+
+
 def test_connections_that_never_opened_retry_under_the_taxonomys_code() -> None:
     assert classify(ConnectTimeoutError(endpoint_url="http://x")).code == "ConnectTimeout"
     refused = classify(EndpointConnectionError(endpoint_url="http://secret-host"))
