@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import structlog
 from botocore.exceptions import ClientError, NoCredentialsError
@@ -20,11 +21,11 @@ from worker.claims import Claims
 from worker.client_secrets import ClientSecrets, ClientSecretsError
 from worker.cognito import CognitoCaller
 from worker.consumer import Consumer
-from worker.dedupe import build_dedupe_store
+from worker.dedupe import DedupeStore, build_dedupe_store
 from worker.health import Health, start_server
 from worker.processor import Processor
 from worker.queue import Queue
-from worker.rate_limit import build_rate_limiter
+from worker.rate_limit import RateLimiter, build_rate_limiter
 from worker.redrive import RedriveMismatch
 from worker.redrive_watch import RedriveWatch
 from worker.results import ResultPublisher
@@ -40,6 +41,18 @@ class StartupError(Exception):
     """A dependency is missing or forbidden; the message says which and why."""
 
 
+@dataclass
+class Edges:
+    """The worker's adapters to the outside, opened once and closed with the worker."""
+
+    clients: AwsClients
+    queue: Queue
+    publisher: ResultPublisher
+    secrets: ClientSecrets
+    limiter: RateLimiter
+    store: DedupeStore | None
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -49,56 +62,22 @@ async def run_worker(
     """Run until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully."""
     health = Health(stale_after_seconds=3 * settings.receive_wait_seconds + 60)
     metrics.export_known_series()
+    stopping = stop or asyncio.Event()
     async with AsyncExitStack() as stack:
         directory = stack.enter_context(using(UserDirectory.from_settings(settings)))
         runner, port = await start_server(health, settings.metrics_host, settings.metrics_port)
         stack.push_async_callback(runner.cleanup)
         log.info("http server listening", port=port, version=__version__)
-
-        clients = await stack.enter_async_context(AwsClients(settings))
-        queue = Queue(
-            clients.sqs,
-            settings.queue_url,
-            dead_letter_queue_url=settings.dead_letter_queue_url,
-            visibility_timeout=settings.visibility_timeout_seconds,
-            dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
-        )
-        publisher = ResultPublisher(clients.sns, settings.result_topic_arn)
-        secrets = ClientSecrets.from_settings(settings, clients.secretsmanager)
-        limiter = build_rate_limiter(settings)
-        stack.push_async_callback(limiter.close)
-        store = build_dedupe_store(settings)
-        if store is not None:
-            stack.push_async_callback(store.close)
-        else:
+        edges = await _open_edges(settings, stack)
+        if edges.store is None:
             log.warning("deduplication is off: duplicate requests each send a code")
         if directory.uses_built_in_key:
             log.warning("RESEND_HASH_KEY is unset: usernames are hashed with the built-in key")
-
-        consumer: Consumer | None = None
-        loop = asyncio.get_running_loop()
-        stopping = stop or asyncio.Event()
-
-        def on_signal(signum: int) -> None:
-            log.info("signal received; shutting down", signal=signal.Signals(signum).name)
-            stopping.set()
-
-        async def stop_when_asked() -> None:
-            await stopping.wait()
-            health.stopping = True
-            if consumer is not None:
-                consumer.stop()
-
-        watcher = asyncio.create_task(stop_when_asked())
-        stack.callback(watcher.cancel)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_signal, signum)
-            stack.callback(loop.remove_signal_handler, signum)
+        consumers: list[Consumer] = []
+        _stop_on_signals(stack, stopping, health, consumers)
 
         redrive = RedriveWatch(settings.max_attempts, settings.redrive_refresh_seconds)
-        checks = asyncio.create_task(
-            _check_dependencies(settings, queue, publisher, secrets, store, health, redrive)
-        )
+        checks = asyncio.create_task(_check_dependencies(edges, health, redrive))
         await asyncio.wait(
             {checks, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -107,35 +86,8 @@ async def run_worker(
             return
         checks.result()
 
-        refresher = asyncio.create_task(secrets.refresh_forever())
-        stack.callback(refresher.cancel)
-        claims = Claims(
-            store,
-            window_seconds=settings.dedupe_window_seconds,
-            lease_seconds=settings.cognito_connect_timeout_seconds
-            + settings.cognito_read_timeout_seconds
-            + 5,
-            fail_open=settings.dedupe_fail_open,
-        )
-        processor = Processor(
-            settings,
-            secrets,
-            CognitoCaller(clients.cognito, limiter, settings),
-            claims,
-            redrive.limit,
-        )
-        redrive_refresher = asyncio.create_task(redrive.refresh_forever(queue.attributes))
-        stack.callback(redrive_refresher.cancel)
-        consumer = Consumer(
-            queue,
-            publisher,
-            processor,
-            health,
-            concurrency=settings.concurrency,
-            wait_seconds=settings.receive_wait_seconds,
-            fifo=settings.is_fifo_queue,
-            allowed_rps=lambda: limiter.allowed_rps,
-        )
+        consumer = _consumer(settings, edges, health, redrive, stack)
+        consumers.append(consumer)
         if stopping.is_set():
             return
         health.ready = True
@@ -155,23 +107,106 @@ async def run_worker(
     log.info("worker stopped")
 
 
-async def _check_dependencies(
+async def _open_edges(settings: Settings, stack: AsyncExitStack) -> Edges:
+    """The AWS clients, the rate limiter and the dedupe store, each closed by ``stack``."""
+    clients = await stack.enter_async_context(AwsClients(settings))
+    limiter = build_rate_limiter(settings)
+    stack.push_async_callback(limiter.close)
+    store = build_dedupe_store(settings)
+    if store is not None:
+        stack.push_async_callback(store.close)
+    return Edges(
+        clients=clients,
+        queue=Queue(
+            clients.sqs,
+            settings.queue_url,
+            dead_letter_queue_url=settings.dead_letter_queue_url,
+            visibility_timeout=settings.visibility_timeout_seconds,
+            dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
+        ),
+        publisher=ResultPublisher(clients.sns, settings.result_topic_arn),
+        secrets=ClientSecrets.from_settings(settings, clients.secretsmanager),
+        limiter=limiter,
+        store=store,
+    )
+
+
+def _stop_on_signals(
+    stack: AsyncExitStack, stopping: asyncio.Event, health: Health, consumers: list[Consumer]
+) -> None:
+    """SIGTERM and SIGINT set ``stopping``; that stops the consumer once there is one.
+
+    A signal can arrive while the dependencies are still being checked, before any consumer
+    exists: the event remembers it, and the wiring looks at it before it starts polling.
+    """
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    async def stop_when_asked() -> None:
+        await stopping.wait()
+        health.stopping = True
+        for consumer in consumers:
+            consumer.stop()
+
+    watcher = asyncio.create_task(stop_when_asked())
+    stack.callback(watcher.cancel)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+        stack.callback(loop.remove_signal_handler, signum)
+
+
+def _consumer(
     settings: Settings,
-    queue: Queue,
-    publisher: ResultPublisher,
-    secrets: ClientSecrets,
-    store: object,
+    edges: Edges,
     health: Health,
     redrive: RedriveWatch,
-) -> None:
+    stack: AsyncExitStack,
+) -> Consumer:
+    """The policy and the consumer loop over checked edges, with their background refreshers."""
+    refresher = asyncio.create_task(edges.secrets.refresh_forever())
+    stack.callback(refresher.cancel)
+    redrive_refresher = asyncio.create_task(redrive.refresh_forever(edges.queue.attributes))
+    stack.callback(redrive_refresher.cancel)
+    claims = Claims(
+        edges.store,
+        window_seconds=settings.dedupe_window_seconds,
+        lease_seconds=settings.cognito_connect_timeout_seconds
+        + settings.cognito_read_timeout_seconds
+        + 5,
+        fail_open=settings.dedupe_fail_open,
+    )
+    processor = Processor(
+        settings,
+        edges.secrets,
+        CognitoCaller(edges.clients.cognito, edges.limiter, settings),
+        claims,
+        redrive.limit,
+    )
+    limiter = edges.limiter
+    return Consumer(
+        edges.queue,
+        edges.publisher,
+        processor,
+        health,
+        concurrency=settings.concurrency,
+        wait_seconds=settings.receive_wait_seconds,
+        fifo=settings.is_fifo_queue,
+        allowed_rps=lambda: limiter.allowed_rps,
+    )
+
+
+async def _check_dependencies(edges: Edges, health: Health, redrive: RedriveWatch) -> None:
     """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
     while True:
         try:
-            attributes = await queue.attributes()
+            attributes = await edges.queue.attributes()
             redrive.read(attributes)
-            await publisher.topic_attributes()
-            await secrets.load()
-            ping = getattr(store, "ping", None)
+            await edges.publisher.topic_attributes()
+            await edges.secrets.load()
+            ping = getattr(edges.store, "ping", None)
             if ping is not None:
                 await ping()
             return

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from resend_contract import validation
 
 REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
@@ -348,15 +349,17 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
+        found = []
+        for problem in validation.problems(exc):
+            message = problem.message
+            if problem.missing:
                 # A nested member's name is the schema's, never an input value.
-                nested = len(error["loc"]) > 1
-                message = f"{error['loc'][-1]} is required" if nested else "is required but not set"
-            if error["loc"]:
-                problems.append(f"{env_name(error['loc'])}: {message}")
+                nested = len(problem.location) > 1
+                message = (
+                    f"{problem.location[-1]} is required" if nested else "is required but not set"
+                )
+            if problem.location:
+                found.append(f"{env_name(problem.location)}: {message}")
             else:
-                problems.append(message)
-        raise SettingsError(problems) from None
+                found.append(message)
+        raise SettingsError(found) from None

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from resend_contract import bounds
+from resend_contract import bounds, validation
 from resend_contract.bounds import MAX_BODY_BYTES, BoundExceeded
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_+]+(?![\s\S])"
@@ -278,36 +278,33 @@ def describe_validation_error(exc: ValidationError) -> str:
     Member names are shown: this is for a producer's own tools, telling the producer about its
     own text. What the worker answers uses ``describe_privately``.
     """
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        location = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
+    found = []
+    for problem in validation.problems(exc):
+        location = ".".join(problem.location) or "body"
+        message = problem.message
+        if problem.unknown:
             message = "unknown member"
-        elif error["type"] == "missing":
+        elif problem.missing:
             message = "required member missing"
-        problems.append(f"{bounds.clip(location, 200)}: {message}")
-    return bounds.clip("; ".join(problems))
+        found.append(f"{bounds.clip(location, 200)}: {message}")
+    return bounds.clip("; ".join(found))
 
 
 def describe_privately(exc: ValidationError) -> str:
     """One clause per problem, ``Field.Path: problem``; never a value, never a name the producer
     chose (an unknown member or a ClientMetadata key may be an email address or a secret), since
     results, dead-letter attributes and logs are read by others than the producer."""
-    problems: list[str] = []
+    found: list[str] = []
     unknown: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        location = _location(error["loc"])
-        if error["type"] == "extra_forbidden":
-            unknown.append(str(error["loc"][-1]))
+    for problem in validation.problems(exc):
+        if problem.unknown:
+            unknown.append(problem.location[-1])
             continue
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "required member missing"
-        problems.append(f"{location}: {message}")
+        message = "required member missing" if problem.missing else problem.message
+        found.append(f"{_location(problem.location)}: {message}")
     if unknown:
-        problems.append(_describe_unknown(unknown))
-    return bounds.clip("; ".join(problems))
+        found.append(_describe_unknown(unknown))
+    return bounds.clip("; ".join(found))
 
 
 # Members whose own names are ours to show; anything below ClientMetadata is the producer's.
@@ -318,7 +315,7 @@ _KNOWN_MEMBERS: dict[str, frozenset[str]] = {
 }
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def _location(loc: tuple[str, ...]) -> str:
     parts: list[str] = []
     parent = ""
     for part in loc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from resend_contract import validation
 from resend_contract.models import ResendRequest
 
 from resend_client.enqueue.shorthand import ShorthandError, parse_shorthand
@@ -235,15 +236,15 @@ def _parameter_error(exc: ValidationError, document: RequestDocument) -> Paramet
     fallback = next(iter(set(origins.values()) & {CLI_INPUT_JSON, CLI_INPUT_YAML}), "request")
     problems = []
     missing = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        location = [str(part) for part in error["loc"]]
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing" and len(location) == 1 and location[0] in BY_MEMBER:
+    for problem in validation.problems(exc):
+        location = list(problem.location)
+        message = problem.message
+        if problem.missing and len(location) == 1 and location[0] in BY_MEMBER:
             missing.append(BY_MEMBER[location[0]].flag)
             continue
-        if error["type"] == "extra_forbidden":
+        if problem.unknown:
             message = "unknown member"
-        message += _hint(error["type"], _found(document.members, location))
+        message += _hint(problem.kind, _found(document.members, location))
         member = location[0] if location else ""
         origin = origins.get(member, fallback)
         if origin in (CLI_INPUT_JSON, CLI_INPUT_YAML):
