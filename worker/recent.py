@@ -4,14 +4,25 @@ The shared store is the one place replicas agree on who was called, but it can b
 when a completion is due, or restart empty. What this replica itself sent (or may have sent) is
 also kept here, bounded, and consulted before the store: a duplicate of one of its own sends is
 answered from memory whatever state the store is in. Across replicas only the store protects.
+
+Entries are held as compactly as the memory store's (``worker.dedupe.compact``): a key digest
+and one bytes object of expiry and packed JSON, since a decoded result costs over a kilobyte and
+the bound runs to hundreds of thousands.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from worker.dedupe.compact import key_digest, pack_text, unpack_text
+
+_EXPIRY = struct.Struct("<d")
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class RecentSends:
@@ -30,36 +41,40 @@ class RecentSends:
         self._window = window_seconds
         self._clock = clock
         # Ordered by insertion, which is also expiry order: every entry lives one window.
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[int, bytes] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def remember(self, key: str, document: dict[str, Any]) -> None:
         now = self._clock()
-        self._entries[key] = (now + self._window, document)
-        self._entries.move_to_end(key)
+        digest = key_digest(key)
+        self._entries[digest] = _EXPIRY.pack(now + self._window) + pack_text(_encode(document))
+        self._entries.move_to_end(digest)
         self._evict(now)
 
     def update(self, key: str, document: dict[str, Any]) -> None:
         """Replace a remembered result (e.g. to note it was published), keeping its expiry."""
-        entry = self._entries.get(key)
+        digest = key_digest(key)
+        entry = self._entries.get(digest)
         if entry is not None:
-            self._entries[key] = (entry[0], document)
+            self._entries[digest] = entry[: _EXPIRY.size] + pack_text(_encode(document))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        entry = self._entries.get(key)
+        digest = key_digest(key)
+        entry = self._entries.get(digest)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
-            del self._entries[key]
+        if _EXPIRY.unpack_from(entry)[0] <= self._clock():
+            del self._entries[digest]
             return None
-        return entry[1]
+        document: dict[str, Any] = json.loads(unpack_text(entry[_EXPIRY.size :]))
+        return document
 
     def _evict(self, now: float) -> None:
         entries = self._entries
         while entries:
-            key, (expires_at, _) = next(iter(entries.items()))
-            if expires_at > now and len(entries) <= self._max_entries:
+            digest, entry = next(iter(entries.items()))
+            if _EXPIRY.unpack_from(entry)[0] > now and len(entries) <= self._max_entries:
                 break
-            del entries[key]
+            del entries[digest]
