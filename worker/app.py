@@ -113,6 +113,7 @@ async def run_worker(
             + settings.cognito_read_timeout_seconds
             + 5,
             fail_open=settings.dedupe_fail_open,
+            recent_max_entries=settings.dedupe_bound,
         )
         processor = Processor(
             settings, secrets, CognitoCaller(clients.cognito, limiter, settings), claims

@@ -37,7 +37,7 @@ def build_dedupe_store(
     if backend is DedupeBackend.MEMORY:
         from worker.dedupe.memory import MemoryDedupeStore
 
-        return MemoryDedupeStore(settings.dedupe_max_entries)
+        return MemoryDedupeStore(settings.dedupe_bound)
     # Settings refuses a Redis backend without a URL and a DynamoDB one without a table.
     if backend is DedupeBackend.REDIS:
         assert settings.redis_url is not None
