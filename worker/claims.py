@@ -112,7 +112,13 @@ class Claims:
         self._window = window_seconds
         self._lease = lease_seconds
         self._fail_open = fail_open
-        self._recent = RecentSends(recent_max_entries, window_seconds)
+        # A store in this process is never unreachable and restarts only with it: a second copy
+        # of its records here would only double their memory.
+        self._recent = (
+            None
+            if store is None or store.in_process
+            else RecentSends(recent_max_entries, window_seconds)
+        )
         # Completions (a document) and releases (None) the store could not take, by (key, owner),
         # written before the next claim. A release is kept too: a SENDING mark that timed out may
         # still land, and must not be left to answer "unknown" for a call never made.
@@ -127,7 +133,7 @@ class Claims:
         if self._store is None:
             return Proceed(None, None)
         key = dedupe_key(request.ClientId, request.Username)
-        remembered = self._recent.get(key)
+        remembered = None if self._recent is None else self._recent.get(key)
         if remembered is not None:
             return self._answer(remembered, message_id, request_id)
         owner = f"{message_id}/{uuid.uuid4().hex[:12]}"
@@ -253,7 +259,8 @@ class Claims:
             return
         stored = proceed.stored
         document = _published(stored[1] if stored and stored[0] is result else _stored(result))
-        self._recent.update(proceed.key, document)
+        if self._recent is not None:
+            self._recent.update(proceed.key, document)
         if proceed.owner is None:
             return
         try:
@@ -279,7 +286,7 @@ class Claims:
             proceed.stored = (result, document)
         elif result is None and proceed.provisional is not None:
             document = proceed.provisional
-        if document is not None:
+        if document is not None and self._recent is not None:
             self._recent.remember(proceed.key, document)
         if proceed.owner is None:
             return

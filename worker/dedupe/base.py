@@ -38,7 +38,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from worker import metrics
 
@@ -104,6 +104,10 @@ class DedupeStoreError(Exception):
 
 class DedupeStore(ABC):
     """An atomic, lease-based claim on a dedupe key."""
+
+    # True for a store held in the worker's own memory: it cannot be unreachable, and loses its
+    # records only when the process does.
+    in_process: ClassVar[bool] = False
 
     async def claim(self, key: str, owner: str, lease_seconds: float) -> Claim:
         """Take the key unless a live record holds it (one absent or with expires_at <= now).

@@ -106,6 +106,8 @@ def _record(key: str, value: bytes) -> Record:
 
 
 class MemoryDedupeStore(DedupeStore):
+    in_process = True
+
     def __init__(self, max_entries: int, *, clock: Callable[[], float] = time.time) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
