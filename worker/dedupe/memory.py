@@ -13,8 +13,12 @@ second when the old one is swept, so each record is listed about once.
 
 Each record is one bytes object under a 128-bit digest of its key (``worker.dedupe.compact``):
 status and expiry (and a SENDING record's lease) as a fixed header, the owner token (a message
-id and 12 hex digits, packed to 23 bytes), then the result in its compact form; about 290 bytes
-a record in all, against 990 for the key, a tuple and the JSON text. It becomes a ``Record``
+id and 12 hex digits, packed to 23 bytes), then the result; about 300 bytes a record in all,
+against 990 for the key, a tuple and the JSON text. Compacting a result costs about 12 us, so
+only the one that stays is compacted: a SENDING or just completed record keeps its result whole
+for the few milliseconds until the claims mark it published (``update_result``), which
+replaces it with the compact form. A result never marked published (its publish failed) stays
+whole, 300 bytes more, for its window. It becomes a ``Record``
 only when read: most stored results are never read again, and a decoded one costs several
 times more. The claims keep no copy of their own beside this store (``in_process``).
 """
@@ -31,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from worker.dedupe.base import Claim, DedupeStore, Record, Status
-from worker.dedupe.compact import key_digest, pack_text, unpack_text
+from worker.dedupe.compact import keep_whole, key_digest, pack_text, unpack_text
 
 # status and expires_at; a SENDING record's lease_expires_at follows, the only one it has.
 _HEADER = struct.Struct("<Bd")
@@ -178,7 +182,7 @@ class MemoryDedupeStore(DedupeStore):
         self._write(
             digest,
             _pack_sending(
-                now + window_seconds, now + lease_seconds, packed_owner, pack_text(result_json)
+                now + window_seconds, now + lease_seconds, packed_owner, keep_whole(result_json)
             ),
         )
         return True
@@ -196,7 +200,7 @@ class MemoryDedupeStore(DedupeStore):
             return True
         self._write(
             digest,
-            _pack(_COMPLETED, now + window_seconds, packed_owner, pack_text(result_json)),
+            _pack(_COMPLETED, now + window_seconds, packed_owner, keep_whole(result_json)),
         )
         return True
 
