@@ -53,9 +53,10 @@ FULL = Plan(
     latency_warmup=2.0,
     backlog_messages=100_000,
     steady_seconds=450.0,
-    # The dedupe store reaches its bound with the backlog, but its expiry heap (which keeps the
-    # keys of evicted records until they expire) keeps growing for one dedupe window (300 s by
-    # default) after the first write: steady state starts after that window plus a minute.
+    # The dedupe store reaches its bound early in the backlog, but its expiry lists (which keep
+    # the keys of evicted records until their second comes) keep growing for one dedupe window
+    # (300 s by default) after the first write: steady state starts after that window plus a
+    # minute.
     steady_warmup=360.0,
     dedupe_entries=100_000,
     duplicate_users=40,

@@ -177,6 +177,7 @@ def _consumer(
         + settings.cognito_read_timeout_seconds
         + 5,
         fail_open=settings.dedupe_fail_open,
+        recent_max_entries=settings.dedupe_bound,
     )
     processor = Processor(
         settings,

@@ -26,11 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from pydantic_core import PydanticSerializationError
 from resend_contract.models import OriginalRef, Outcome, ResendRequest, Result
 
 from worker import metrics
 from worker.cognito import CallNotStarted
-from worker.dedupe import DedupeStore, DedupeStoreError, Status, dedupe_key
+from worker.dedupe import (
+    DedupeStore,
+    DedupeStoreError,
+    ResultJson,
+    Status,
+    dedupe_key,
+    result_json,
+)
 from worker.recent import RecentSends
 
 log = structlog.get_logger(__name__)
@@ -53,7 +61,10 @@ class Proceed:
     owner: str | None
     renewer: asyncio.Task[None] | None = field(default=None, repr=False)
     # The outcome-unknown result written with SENDING; set once the call may go out.
-    provisional: dict[str, Any] | None = None
+    provisional: ResultJson | None = None
+    # The result stored at the end and its JSON, kept to mark it published without serialising
+    # it again.
+    stored: tuple[Result, ResultJson] | None = field(default=None, repr=False)
 
     @property
     def holds_claim(self) -> bool:
@@ -101,11 +112,17 @@ class Claims:
         self._window = window_seconds
         self._lease = lease_seconds
         self._fail_open = fail_open
-        self._recent = RecentSends(recent_max_entries, window_seconds)
+        # A store in this process is never unreachable and restarts only with it: a second copy
+        # of its records here would only double their memory.
+        self._recent = (
+            None
+            if store is None or store.in_process
+            else RecentSends(recent_max_entries, window_seconds)
+        )
         # Completions (a document) and releases (None) the store could not take, by (key, owner),
         # written before the next claim. A release is kept too: a SENDING mark that timed out may
         # still land, and must not be left to answer "unknown" for a call never made.
-        self._pending: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._pending: dict[tuple[str, str], ResultJson | None] = {}
         self._flush_lock = asyncio.Lock()
 
     @property
@@ -116,7 +133,7 @@ class Claims:
         if self._store is None:
             return Proceed(None, None)
         key = dedupe_key(request.ClientId, request.Username)
-        remembered = self._recent.get(key)
+        remembered = None if self._recent is None else self._recent.get(key)
         if remembered is not None:
             return self._answer(remembered, message_id, request_id)
         owner = f"{message_id}/{uuid.uuid4().hex[:12]}"
@@ -244,8 +261,10 @@ class Claims:
         """
         if self._store is None or proceed.key is None:
             return
-        document = {**_stored(result), PUBLISHED: True}
-        self._recent.update(proceed.key, document)
+        stored = proceed.stored
+        document = _published(stored[1] if stored and stored[0] is result else _stored(result))
+        if self._recent is not None:
+            self._recent.update(proceed.key, document)
         if proceed.owner is None:
             return
         try:
@@ -265,12 +284,13 @@ class Claims:
                 await proceed.renewer
         if self._store is None or proceed.key is None:
             return
-        document: dict[str, Any] | None = None
+        document: ResultJson | None = None
         if result is not None and result.Outcome in (Outcome.SENT, Outcome.UNKNOWN):
             document = _stored(result)
+            proceed.stored = (result, document)
         elif result is None and proceed.provisional is not None:
             document = proceed.provisional
-        if document is not None:
+        if document is not None and self._recent is not None:
             self._recent.remember(proceed.key, document)
         if proceed.owner is None:
             return
@@ -296,6 +316,21 @@ def _repeat(stored: Result, message_id: str) -> Result:
     return stored.model_copy(update={"MessageId": message_id, "Original": original})
 
 
-def _stored(result: Result) -> dict[str, Any]:
-    """A result as the store keeps it: without the username, which is often an email."""
-    return result.model_dump(mode="json", exclude={"Username"})
+def _stored(result: Result) -> ResultJson:
+    """A result as the store keeps it: without the username, which is often an email.
+
+    pydantic writes the same JSON text as ``result_json`` of its ``model_dump``, in one pass
+    instead of two; only a string it cannot encode (a lone surrogate) takes the longer way,
+    where ``result_json`` keeps it as the store always has.
+    """
+    try:
+        return ResultJson(result.model_dump_json(exclude={"Username"}))
+    except PydanticSerializationError:
+        return result_json(result.model_dump(mode="json", exclude={"Username"}))
+
+
+def _published(stored: ResultJson) -> ResultJson:
+    """The stored JSON with ``Published`` set, as ``{**document, PUBLISHED: True}`` would be."""
+    if stored == "{}":
+        return ResultJson(f'{{"{PUBLISHED}":true}}')
+    return ResultJson(f'{stored[:-1]},"{PUBLISHED}":true}}')

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_cognito_idp.type_defs import ResendConfirmationCodeResponseTypeDef
 
 log = structlog.get_logger(__name__)
+# Looked up once per label value rather than on every call.
+_REQUESTS = metrics.Children(metrics.cognito_requests)
+_RETRIES = metrics.Children(metrics.retries)
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,12 @@ class CognitoCaller:
         except Exception as exc:
             metrics.cognito_request_duration.observe(time.perf_counter() - started)
             failure = describe(exc)
-            metrics.cognito_requests.labels(judge(failure).code).inc()
+            _REQUESTS(judge(failure).code).inc()
             if failure.throttled:
                 self._limiter.on_throttled()
             raise
         metrics.cognito_request_duration.observe(time.perf_counter() - started)
-        metrics.cognito_requests.labels("ok").inc()
+        _REQUESTS(metrics.OK).inc()
         self._limiter.on_success()
         return response
 
@@ -116,4 +119,4 @@ def _sent(response: ResendConfirmationCodeResponseTypeDef, calls: int) -> Sent:
 
 
 def _count_retry(exc: BaseException) -> None:
-    metrics.retries.labels(classify(exc).code).inc()
+    _RETRIES(classify(exc).code).inc()

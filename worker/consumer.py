@@ -44,6 +44,10 @@ from worker.queue import Queue
 from worker.results import ResultPublisher
 
 log = structlog.get_logger(__name__)
+# Looked up once per label value rather than once a message.
+_PROCESSED = metrics.Children(metrics.messages_processed)
+_PERMANENT_FAILURES = metrics.Children(metrics.permanent_failures)
+_DEFERRALS = metrics.Children(metrics.deferrals)
 
 # Extend a message's visibility when less than this share of the timeout is left.
 EXTEND_WHEN_LEFT = 0.5
@@ -274,10 +278,10 @@ class Consumer:
             )
             return False
         await self._processor.published(answer)
-        metrics.messages_processed.labels(result.Outcome.value).inc()
+        _PROCESSED(result.Outcome.value).inc()
         metrics.message_age.observe(delivery.age_seconds)
         if result.Error is not None and result.Outcome is Outcome.FAILED:
-            metrics.permanent_failures.labels(result.Error.Code).inc()
+            _PERMANENT_FAILURES(result.Error.Code).inc()
         return True
 
     async def _dead_letter(self, delivery: Delivery, error: ErrorInfo) -> bool:
@@ -306,7 +310,7 @@ class Consumer:
             log.error("delete failed", error=describe_error(exc))
 
     async def _defer(self, delivery: Delivery, defer: Defer) -> None:
-        metrics.deferrals.labels(defer.reason).inc()
+        _DEFERRALS(defer.reason).inc()
         await self._queue.change_visibility(delivery.receipt_handle, defer.delay)
         log.info(
             "message deferred",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
@@ -221,6 +221,30 @@ last_successful_poll = Gauge(
 )
 build_info = Info(f"{PREFIX}_build", "The running version.")
 build_info.info({"version": __version__})
+
+
+_Metric = TypeVar("_Metric", Counter, Histogram)
+
+
+class Children(Generic[_Metric]):
+    """One labelled metric's children by label value, each looked up once.
+
+    ``labels()`` checks its arguments and takes a lock on every call, and a message makes
+    several. A child is made on first use, not before, so a series still appears with its first
+    event where that matters (``cognito_requests``). Label values are bounded sets, so is this.
+    """
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: _Metric) -> None:
+        self._metric: _Metric = metric
+        self._children: dict[str, _Metric] = {}
+
+    def __call__(self, value: str) -> _Metric:
+        child = self._children.get(value)
+        if child is None:
+            child = self._children[value] = self._metric.labels(value)
+        return child
 
 
 def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:

@@ -13,6 +13,8 @@ must be deleted (or its copy retried) without publishing its result a second tim
 from __future__ import annotations
 
 import dataclasses
+import json
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,9 +23,19 @@ from typing import Any
 
 from resend_contract.models import ErrorInfo, Outcome, Result
 
+from worker.dedupe.compact import key_digest, pack_text, unpack_text
+
+_EXPIRY = struct.Struct("<d")
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class RecentSends:
-    """Dedupe key -> stored result, for ``window_seconds``; the oldest go first beyond the bound."""
+    """Dedupe key -> stored result, for ``window_seconds``; the oldest go first beyond the bound.
+
+    Held as compactly as in the memory store (``worker.dedupe.compact``): a key digest and one
+    bytes object of expiry and packed JSON, since a decoded result costs over a kilobyte and the
+    bound runs to hundreds of thousands.
+    """
 
     def __init__(
         self,
@@ -38,39 +50,48 @@ class RecentSends:
         self._window = window_seconds
         self._clock = clock
         # Ordered by insertion, which is also expiry order: every entry lives one window.
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[int, bytes] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def remember(self, key: str, document: dict[str, Any]) -> None:
+    def remember(self, key: str, document: dict[str, Any] | str) -> None:
+        """Remember a result, as a dict or as its JSON text (what the store was given)."""
         now = self._clock()
-        self._entries[key] = (now + self._window, document)
-        self._entries.move_to_end(key)
+        digest = key_digest(key)
+        self._entries[digest] = _EXPIRY.pack(now + self._window) + _packed(document)
+        self._entries.move_to_end(digest)
         self._evict(now)
 
-    def update(self, key: str, document: dict[str, Any]) -> None:
+    def update(self, key: str, document: dict[str, Any] | str) -> None:
         """Replace a remembered result (e.g. to note it was published), keeping its expiry."""
-        entry = self._entries.get(key)
+        digest = key_digest(key)
+        entry = self._entries.get(digest)
         if entry is not None:
-            self._entries[key] = (entry[0], document)
+            self._entries[digest] = entry[: _EXPIRY.size] + _packed(document)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        entry = self._entries.get(key)
+        digest = key_digest(key)
+        entry = self._entries.get(digest)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
-            del self._entries[key]
+        if _EXPIRY.unpack_from(entry)[0] <= self._clock():
+            del self._entries[digest]
             return None
-        return entry[1]
+        document: dict[str, Any] = json.loads(unpack_text(entry[_EXPIRY.size :]))
+        return document
 
     def _evict(self, now: float) -> None:
         entries = self._entries
         while entries:
-            key, (expires_at, _) = next(iter(entries.items()))
-            if expires_at > now and len(entries) <= self._max_entries:
+            digest, entry = next(iter(entries.items()))
+            if _EXPIRY.unpack_from(entry)[0] > now and len(entries) <= self._max_entries:
                 break
-            del entries[key]
+            del entries[digest]
+
+
+def _packed(document: dict[str, Any] | str) -> bytes:
+    return pack_text(document if isinstance(document, str) else _encode(document))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ bad deployment fails at start with one readable line per problem instead of at t
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from enum import StrEnum
@@ -37,6 +38,12 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 # Shortest RESEND_HASH_KEY accepted: a short key can be guessed along with a list of emails.
 HASH_KEY_MIN_LENGTH = 16
+# The memory dedupe bound when RESEND_DEDUPE_MAX_ENTRIES is unset: the records one replica can
+# make in a window (one per call, at RESEND_COGNITO_MAX_RPS at most), twice over for the claims
+# released without a call and for bursts, never under the floor, never over the maximum.
+DEDUPE_ENTRIES_HEADROOM = 2
+DEDUPE_ENTRIES_FLOOR = 1_000
+DEDUPE_ENTRIES_MAX = 10_000_000
 
 # Cognito's patterns (botocore's model) for a user pool id and an app client id.
 UserPoolId = Annotated[str, StringConstraints(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", max_length=55)]
@@ -152,7 +159,8 @@ class Settings(BaseSettings):
     user_pools: Annotated[dict[UserPoolId, UserPoolSetting], NoDecode] = Field(default_factory=dict)
     dedupe_case_sensitive: bool = True
     dedupe_fail_open: bool = False
-    dedupe_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
+    # Unset: derived from the rate and the window (``dedupe_bound``).
+    dedupe_max_entries: int | None = Field(default=None, ge=100, le=DEDUPE_ENTRIES_MAX)
     dedupe_key_prefix: str = Field(default="resend-worker", min_length=1, max_length=64)
     redis_url: SecretStr | None = None
     dedupe_table: str | None = None
@@ -226,6 +234,11 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
+    @field_validator("dedupe_max_entries", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
@@ -264,6 +277,21 @@ class Settings(BaseSettings):
     @property
     def user_pool_region(self) -> str:
         return self.cognito_region or self.region
+
+    @property
+    def dedupe_bound(self) -> int:
+        """How many records the memory store and the recent sends hold at most.
+
+        A fixed default is wrong both ways: at 10 calls a second a 300 s window needs 3,000
+        records, while a fixed 100,000 let a fast worker hold 100 MB of them; at 1,000 calls a
+        second it would evict records still inside their window, and send second codes.
+        """
+        if self.dedupe_max_entries is not None:
+            return self.dedupe_max_entries
+        needed = math.ceil(
+            self.cognito_max_rps * self.dedupe_window_seconds * DEDUPE_ENTRIES_HEADROOM
+        )
+        return min(DEDUPE_ENTRIES_MAX, max(DEDUPE_ENTRIES_FLOOR, needed))
 
 
 def parse_client_secrets_json(text: str) -> dict[str, SecretStr]:

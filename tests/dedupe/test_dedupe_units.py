@@ -78,7 +78,7 @@ async def test_memory_store_stays_bounded_under_renewals() -> None:
             await store.claim(key, "o", 60)
         clock.now += 0.001
     assert len(store) == 100
-    assert len(store._expiries) <= 2 * 100 + 1024
+    assert store._listed <= 2 * 100 + 1024
 
 
 async def test_memory_store_expiry_follows_its_clock() -> None:
@@ -93,6 +93,40 @@ async def test_memory_store_expiry_follows_its_clock() -> None:
     record = await store.get("k")
     assert record is not None and record.status is Status.IN_PROGRESS
     assert record.expires_at == clock.now + 10
+
+
+CLAIMS_OWNER = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9/0123456789ab"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        CLAIMS_OWNER.upper(),
+        CLAIMS_OWNER[:-1],
+        CLAIMS_OWNER + "0",
+        CLAIMS_OWNER.replace("/", "-"),
+        "o",
+    ],
+)
+async def test_memory_store_packed_owners_are_the_owners(other: str) -> None:
+    store = MemoryDedupeStore(100)
+    result = {"Outcome": "sent", "MessageId": CLAIMS_OWNER[:36], "Destination": "ü***@e***.de"}
+    assert (await store.claim("k", CLAIMS_OWNER, 10)).won
+    assert (await store.claim("k2", other, 10)).won
+
+    assert not await store.renew("k", other, 10)
+    assert not await store.mark_sending("k", other, result, 10, 60)
+    assert await store.mark_sending("k", CLAIMS_OWNER, result, 10, 60)
+    sending = await store.get("k")
+    assert sending is not None and sending.owner == CLAIMS_OWNER and sending.result == result
+    assert sending.lease_expires_at is not None
+    assert not await store.complete("k", other, {}, 60)
+    assert await store.complete("k", CLAIMS_OWNER, result, 60)
+    blocked = await store.claim("k", other, 10)
+    assert blocked.existing is not None and blocked.existing.result == result
+    assert blocked.existing.owner == CLAIMS_OWNER and blocked.existing.lease_expires_at is None
+    record = await store.get("k2")
+    assert record is not None and record.owner == other
 
 
 # Argument checks, made once in the base class for every backend.

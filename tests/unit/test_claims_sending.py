@@ -21,7 +21,10 @@ REQUEST = ResendRequest(ClientId="client1", Username="jane")
 
 
 class FlakyStore(MemoryDedupeStore):
-    """The memory store, unreachable while ``down`` is set."""
+    """The memory store, unreachable while ``down`` is set: a shared store, as far as the claims
+    can tell, so they keep their own memory of what they sent."""
+
+    in_process = False
 
     def __init__(self) -> None:
         super().__init__(1000)
@@ -124,7 +127,7 @@ async def test_a_completion_lost_to_an_outage_is_written_before_the_next_claim()
 
 
 async def test_own_sends_are_answered_even_by_a_store_that_restarted_empty() -> None:
-    store = MemoryDedupeStore(1000)
+    store = FlakyStore()
     subject = claims(store)
     claim = await proceed(subject, "m1")
     await subject.mark_sending(claim, result("m1", Outcome.UNKNOWN))
@@ -132,6 +135,18 @@ async def test_own_sends_are_answered_even_by_a_store_that_restarted_empty() -> 
     await store.close()  # wipes every record, as a restarted store without persistence would
     answer = await subject.claim(REQUEST, "m2", "r-m2")
     assert isinstance(answer, Answered) and answer.result.Outcome is Outcome.DUPLICATE
+
+
+async def test_the_memory_store_is_not_copied_and_still_answers_duplicates() -> None:
+    store = MemoryDedupeStore(1000)
+    subject = claims(store)
+    assert subject._recent is None
+    claim = await proceed(subject, "m1")
+    await subject.mark_sending(claim, result("m1", Outcome.UNKNOWN))
+    await subject.finish(claim, result("m1", Outcome.SENT))
+    answer = await subject.claim(REQUEST, "m2", "r-m2")
+    assert isinstance(answer, Answered) and answer.result.Outcome is Outcome.DUPLICATE
+    assert answer.result.Original is not None and answer.result.Original.MessageId == "m1"
 
 
 async def test_an_explicit_refusal_releases_the_record() -> None:

@@ -1,6 +1,7 @@
 """Settings: defaults, precedence of the AWS variables, and one clear line per bad setting."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -194,3 +195,37 @@ def test_pydantic_errors_hide_the_input_too() -> None:
     with pytest.raises(ValidationError) as caught:
         Settings(queue_url="q", result_topic_arn=SECRET, concurrency=SECRET)
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "bound"),
+    [
+        ({}, 6_000),  # 10 calls a second x 300 s x 2
+        ({"RESEND_COGNITO_MAX_RPS": "50"}, 30_000),
+        ({"RESEND_COGNITO_MAX_RPS": "0.5", "RESEND_DEDUPE_WINDOW_SECONDS": "60"}, 1_000),
+        ({"RESEND_COGNITO_MAX_RPS": "10000", "RESEND_DEDUPE_WINDOW_SECONDS": "86400"}, 10_000_000),
+        ({"RESEND_DEDUPE_MAX_ENTRIES": "250", "RESEND_COGNITO_MAX_RPS": "1000"}, 250),
+        ({"RESEND_DEDUPE_MAX_ENTRIES": ""}, 6_000),
+    ],
+)
+def test_dedupe_bound_follows_the_rate_and_the_window_unless_set(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], bound: int
+) -> None:
+    for name, value in {**REQUIRED, **environment}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().dedupe_bound == bound
+
+
+@pytest.mark.parametrize("value", ["0", "-7", "99", "lots", "12345678"])
+def test_dedupe_max_entries_refused_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    for name, good in REQUIRED.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("RESEND_DEDUPE_MAX_ENTRIES", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    (problem,) = caught.value.problems
+    assert problem.startswith("RESEND_DEDUPE_MAX_ENTRIES: ")
+    # The value never appears as a number or word of its own (a 0 inside "100" is the bound).
+    assert re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w.])", problem) is None, problem

@@ -7,7 +7,15 @@ the running event loop; call ``ping()`` at start-up to fail fast and ``close()``
 
 from __future__ import annotations
 
-from worker.dedupe.base import Claim, DedupeStore, DedupeStoreError, Record, Status
+from worker.dedupe.base import (
+    Claim,
+    DedupeStore,
+    DedupeStoreError,
+    Record,
+    ResultJson,
+    Status,
+    result_json,
+)
 from worker.dedupe.keys import dedupe_key
 from worker.settings import DedupeBackend, Settings
 
@@ -16,9 +24,11 @@ __all__ = [
     "DedupeStore",
     "DedupeStoreError",
     "Record",
+    "ResultJson",
     "Status",
     "build_dedupe_store",
     "dedupe_key",
+    "result_json",
 ]
 
 
@@ -37,7 +47,7 @@ def build_dedupe_store(
     if backend is DedupeBackend.MEMORY:
         from worker.dedupe.memory import MemoryDedupeStore
 
-        return MemoryDedupeStore(settings.dedupe_max_entries)
+        return MemoryDedupeStore(settings.dedupe_bound)
     # Settings refuses a Redis backend without a URL and a DynamoDB one without a table.
     if backend is DedupeBackend.REDIS:
         assert settings.redis_url is not None

@@ -38,11 +38,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from worker import metrics
 
 T = TypeVar("T")
+# Four store calls a message: their metrics' children are looked up once.
+_DURATIONS = metrics.Children(metrics.dedupe_store_duration)
+_ERRORS = metrics.Children(metrics.dedupe_store_errors)
 
 
 class Status(StrEnum):
@@ -85,12 +88,26 @@ class Claim:
     existing: Record | None
 
 
+class ResultJson(str):
+    """A result already serialised the way every store keeps it (``result_json``).
+
+    Stores take one in place of a dict, so that a result written to the store and remembered in
+    memory, then written again marked published, is serialised once rather than each time.
+    """
+
+    __slots__ = ()
+
+
 class DedupeStoreError(Exception):
     """The store could not answer. Messages name the operation and error class, never data."""
 
 
 class DedupeStore(ABC):
     """An atomic, lease-based claim on a dedupe key."""
+
+    # True for a store held in the worker's own memory: it cannot be unreachable, and loses its
+    # records only when the process does.
+    in_process: ClassVar[bool] = False
 
     async def claim(self, key: str, owner: str, lease_seconds: float) -> Claim:
         """Take the key unless a live record holds it (one absent or with expires_at <= now).
@@ -115,7 +132,7 @@ class DedupeStore(ABC):
         self,
         key: str,
         owner: str,
-        result: dict[str, Any],
+        result: dict[str, Any] | ResultJson,
         lease_seconds: float,
         window_seconds: float,
     ) -> bool:
@@ -135,7 +152,7 @@ class DedupeStore(ABC):
         )
 
     async def complete(
-        self, key: str, owner: str, result: dict[str, Any], window_seconds: float
+        self, key: str, owner: str, result: dict[str, Any] | ResultJson, window_seconds: float
     ) -> bool:
         """Turn the owner's INPROGRESS or SENDING record into COMPLETED until now + window_seconds.
 
@@ -149,7 +166,9 @@ class DedupeStore(ABC):
             "complete", self._complete(key, owner, _result_json(result), window_seconds)
         )
 
-    async def update_result(self, key: str, owner: str, result: dict[str, Any]) -> bool:
+    async def update_result(
+        self, key: str, owner: str, result: dict[str, Any] | ResultJson
+    ) -> bool:
         """Replace the result of the owner's live COMPLETED record, keeping its expiry.
 
         Used to note that the result went out, so a redelivery of the same message is deleted
@@ -214,11 +233,9 @@ class DedupeStore(ABC):
 
     @staticmethod
     def _record(operation: str, started: float, *, failed: bool) -> None:
-        metrics.dedupe_store_duration.labels(operation=operation).observe(
-            time.perf_counter() - started
-        )
+        _DURATIONS(operation).observe(time.perf_counter() - started)
         if failed:
-            metrics.dedupe_store_errors.labels(operation=operation).inc()
+            _ERRORS(operation).inc()
 
     @abstractmethod
     async def _claim(self, key: str, owner: str, lease_seconds: float) -> Claim: ...
@@ -257,13 +274,17 @@ class DedupeStore(ABC):
     async def _close(self) -> None: ...
 
 
-def _result_json(result: dict[str, Any]) -> str:
+def result_json(result: dict[str, Any]) -> ResultJson:
     """Serialised here so every backend stores and returns exactly the same JSON value, and a
     result that is not JSON fails as the programming error it is, not as a store outage."""
-    result_json = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    if not result_json.startswith("{"):
+    text = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not text.startswith("{"):
         raise TypeError("result must be a dict")
-    return result_json
+    return ResultJson(text)
+
+
+def _result_json(result: dict[str, Any] | ResultJson) -> str:
+    return result if isinstance(result, ResultJson) else result_json(result)
 
 
 def _check_ids(key: str, owner: str) -> None:
