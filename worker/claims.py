@@ -43,6 +43,9 @@ from worker.recent import RecentSends
 
 log = structlog.get_logger(__name__)
 
+_HITS = metrics.Children(metrics.dedupe_hits)
+_UNKNOWN = metrics.Children(metrics.unknown_outcomes)
+
 # How long a request waits for another one in progress for the same user before deferring.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 IN_PROGRESS_POLL_SECONDS = 0.05
@@ -153,7 +156,7 @@ class Claims:
                         existing.result or {}, message_id, request_id, abandoned=True
                     )
                 if time.monotonic() >= deadline:
-                    metrics.dedupe_hits.labels("in_progress").inc()
+                    _HITS("in_progress").inc()
                     return Wait(IN_PROGRESS_DEFER_SECONDS, "dedupe_in_progress")
                 # Another request for this user is calling Cognito: wait for its outcome.
                 await asyncio.sleep(IN_PROGRESS_POLL_SECONDS)
@@ -190,15 +193,15 @@ class Claims:
         if stored.MessageId == message_id or stored.RequestId == request_id:
             # This very request was handled before (the publish or the delete was lost), or its
             # worker died mid-call: it gets the one result its record holds.
-            metrics.dedupe_hits.labels("abandoned" if abandoned else "redelivery").inc()
+            _HITS("abandoned" if abandoned else "redelivery").inc()
             if abandoned:
-                metrics.unknown_outcomes.labels("abandoned").inc()
+                _UNKNOWN("abandoned").inc()
             if stored.MessageId != message_id:
                 # The producer sent the request again as a new message: it waits on this
                 # message's result, so it is answered, with the first message named as original.
                 return Answered(_repeat(stored, message_id))
             return Answered(stored, published)
-        metrics.dedupe_hits.labels("abandoned" if abandoned else "completed").inc()
+        _HITS("abandoned" if abandoned else "completed").inc()
         duplicate = Result(
             Outcome=Outcome.DUPLICATE,
             RequestId=request_id,

@@ -54,6 +54,8 @@ from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+_UNKNOWN = metrics.Children(metrics.unknown_outcomes)
+
 # Error.Code of a request deferred until its delivery budget ran out without an error of its own.
 DEFERRAL_BUDGET_EXHAUSTED = "DeferralBudgetExhausted"
 # The provisional result of a call under way, answered if its worker vanishes mid-call.
@@ -150,7 +152,7 @@ class Processor:
             error = ErrorInfo(Code=verdict.code, Message=verdict.message, Reason=verdict.reason)
             if verdict.action is Action.UNKNOWN:
                 cause = "read_timeout" if verdict.code == READ_TIMEOUT else "connection_lost"
-                metrics.unknown_outcomes.labels(cause).inc()
+                _UNKNOWN(cause).inc()
                 result = self._result(delivery, request, request_id, Outcome.UNKNOWN, error)
                 return Answer(result, claim)
             if verdict.action is Action.PERMANENT:

@@ -21,6 +21,8 @@ from worker import metrics, users
 from worker.batching import Batcher, entry_outcomes
 from worker.retry import with_plumbing_retries
 
+_PUBLISHES = metrics.Children(metrics.sns_publish)
+
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sns.type_defs import PublishBatchRequestEntryTypeDef
@@ -75,9 +77,9 @@ class ResultPublisher:
         try:
             await with_plumbing_retries(lambda: self._batcher.submit(entry))
         except Exception:
-            metrics.sns_publish.labels("error").inc()
+            _PUBLISHES("error").inc()
             raise
-        metrics.sns_publish.labels("ok").inc()
+        _PUBLISHES("ok").inc()
 
     def _entry(self, result: Result, trace: dict[str, str]) -> dict[str, Any]:
         attributes = {"outcome": {"DataType": "String", "StringValue": result.Outcome.value}}
