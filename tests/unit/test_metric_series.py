@@ -71,21 +71,49 @@ def test_export_creates_every_series_at_zero() -> None:
             assert (metric._name + suffix, ((label, value),)) in exported, (metric._name, value)
 
 
-def literal_labels(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
-    """(metric attribute, literal label value, line) of every ``metrics.X.labels("v")``."""
+def _metric_attribute(node: ast.expr) -> str | None:
+    """``X`` of an expression ``metrics.X``."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "metrics"
+    ):
+        return node.attr
+    return None
+
+
+def cached_children(tree: ast.AST) -> dict[str, str]:
+    """Names bound to ``metrics.Children(metrics.X)``, each with its metric attribute ``X``."""
+    found: dict[str, str] = {}
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
             continue
-        target = node.func.value
-        if (
-            node.func.attr == "labels"
-            and isinstance(target, ast.Attribute)
-            and isinstance(target.value, ast.Name)
-            and target.value.id == "metrics"
-        ):
-            for arg in [*node.args, *(keyword.value for keyword in node.keywords)]:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    yield target.attr, arg.value, node.lineno
+        call = node.value
+        if _metric_attribute(call.func) == "Children" and call.args:
+            attribute = _metric_attribute(call.args[0])
+            for target in node.targets:
+                if attribute is not None and isinstance(target, ast.Name):
+                    found[target.id] = attribute
+    return found
+
+
+def literal_labels(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
+    """(metric attribute, literal label value, line) of every ``metrics.X.labels("v")``, and of
+    every ``_CHILDREN("v")`` where ``_CHILDREN = metrics.Children(metrics.X)``."""
+    children = cached_children(tree)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        attribute = None
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "labels":
+            attribute = _metric_attribute(node.func.value)
+        elif isinstance(node.func, ast.Name):
+            attribute = children.get(node.func.id)
+        if attribute is None:
+            continue
+        for arg in [*node.args, *(keyword.value for keyword in node.keywords)]:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                yield attribute, arg.value, node.lineno
 
 
 def call_literals(tree: ast.AST, function: str, position: int) -> Iterator[tuple[str, int]]:
@@ -127,3 +155,5 @@ def test_the_source_scan_finds_the_call_sites() -> None:
     assert {value for value, _ in call_literals(base, "_observe", 0)} >= {"claim", "ping"}
     hostile = ast.parse('metrics.dedupe_hits.labels("made_up")')
     assert list(literal_labels(hostile)) == [("dedupe_hits", "made_up", 1)]
+    cached = ast.parse('_HITS = metrics.Children(metrics.dedupe_hits)\n_HITS("made_up")')
+    assert list(literal_labels(cached)) == [("dedupe_hits", "made_up", 2)]
