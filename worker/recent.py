@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from resend_contract.models import ErrorInfo, Outcome, Result
 
@@ -29,12 +29,14 @@ _EXPIRY = struct.Struct("<d")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-class RecentSends:
-    """Dedupe key -> stored result, for ``window_seconds``; the oldest go first beyond the bound.
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
-    Held as compactly as in the memory store (``worker.dedupe.compact``): a key digest and one
-    bytes object of expiry and packed JSON, since a decoded result costs over a kilobyte and the
-    bound runs to hundreds of thousands.
+
+class _Window(Generic[_K, _V]):
+    """Entries kept for ``window_seconds``, at most ``max_entries``, oldest first.
+
+    Ordered by insertion, which is also expiry order: every entry lives one window.
     """
 
     def __init__(
@@ -49,11 +51,19 @@ class RecentSends:
         self._max_entries = max_entries
         self._window = window_seconds
         self._clock = clock
-        # Ordered by insertion, which is also expiry order: every entry lives one window.
-        self._entries: OrderedDict[int, bytes] = OrderedDict()
+        self._entries: OrderedDict[_K, _V] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class RecentSends(_Window[int, bytes]):
+    """Dedupe key -> stored result, for ``window_seconds``; the oldest go first beyond the bound.
+
+    Held as compactly as in the memory store (``worker.dedupe.compact``): a key digest and one
+    bytes object of expiry and packed JSON, since a decoded result costs over a kilobyte and the
+    bound runs to hundreds of thousands.
+    """
 
     def remember(self, key: str, document: dict[str, Any] | str) -> None:
         """Remember a result, as a dict or as its JSON text (what the store was given)."""
@@ -127,28 +137,11 @@ class Answer:
         )
 
 
-class AnsweredMessages:
+class AnsweredMessages(_Window[str, tuple[float, Answer]]):
     """SQS message id -> its answer, for ``window_seconds``; the oldest go first beyond the bound.
 
     Nothing of the username (often an email) is kept.
     """
-
-    def __init__(
-        self,
-        max_entries: int,
-        window_seconds: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self._max_entries = max_entries
-        self._window = window_seconds
-        self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def remember(
         self, result: Result, *, copy_owed: ErrorInfo | None = None, delete: bool = True

@@ -142,12 +142,10 @@ class MemoryDedupeStore(DedupeStore):
         return Claim(won=True, existing=None)
 
     async def _renew(self, key: str, owner: str, lease_seconds: float) -> bool:
-        now = self._clock()
-        digest = key_digest(key)
-        packed_owner = _pack_owner(owner)
-        current = self._live(digest, now)
-        if current is None or not _owned(current, packed_owner):
+        held = self._held(key, owner)
+        if held is None:
             return False
+        now, digest, packed_owner, current = held
         if current[0] == _SENDING:
             if _lease(current) <= now:
                 return False
@@ -169,12 +167,10 @@ class MemoryDedupeStore(DedupeStore):
         lease_seconds: float,
         window_seconds: float,
     ) -> bool:
-        now = self._clock()
-        digest = key_digest(key)
-        packed_owner = _pack_owner(owner)
-        current = self._live(digest, now)
-        if current is None or not _owned(current, packed_owner):
+        held = self._held(key, owner)
+        if held is None:
             return False
+        now, digest, packed_owner, current = held
         if current[0] == _SENDING:
             return True
         if current[0] != _IN_PROGRESS:
@@ -190,12 +186,10 @@ class MemoryDedupeStore(DedupeStore):
     async def _complete(
         self, key: str, owner: str, result_json: str, window_seconds: float
     ) -> bool:
-        now = self._clock()
-        digest = key_digest(key)
-        packed_owner = _pack_owner(owner)
-        current = self._live(digest, now)
-        if current is None or not _owned(current, packed_owner):
+        held = self._held(key, owner)
+        if held is None:
             return False
+        now, digest, packed_owner, current = held
         if current[0] == _COMPLETED:
             return True
         self._write(
@@ -205,11 +199,10 @@ class MemoryDedupeStore(DedupeStore):
         return True
 
     async def _update_result(self, key: str, owner: str, result_json: str) -> bool:
-        digest = key_digest(key)
-        packed_owner = _pack_owner(owner)
-        current = self._live(digest, self._clock())
-        if current is None or not _owned(current, packed_owner) or current[0] != _COMPLETED:
+        held = self._held(key, owner)
+        if held is None or held[3][0] != _COMPLETED:
             return False
+        _, digest, packed_owner, current = held
         self._records[digest] = current[: _owner_start(current) + len(packed_owner)] + pack_text(
             result_json
         )
@@ -237,6 +230,19 @@ class MemoryDedupeStore(DedupeStore):
         self._expiring.clear()
         self._seconds.clear()
         self._listed = 0
+
+    def _held(self, key: str, owner: str) -> tuple[float, int, bytes, bytes] | None:
+        """``(now, digest, packed owner, record)`` when ``owner`` holds a live record of ``key``.
+
+        Every write but a claim starts here: only the holder may change its record.
+        """
+        now = self._clock()
+        digest = key_digest(key)
+        packed_owner = _pack_owner(owner)
+        current = self._live(digest, now)
+        if current is None or not _owned(current, packed_owner):
+            return None
+        return now, digest, packed_owner, current
 
     def _live(self, digest: int, now: float) -> bytes | None:
         value = self._records.get(digest)
