@@ -227,6 +227,7 @@ class RedisRateLimiter:
                     _reraise_cancellation(exc)
                     self._enter_fallback(exc)
                     continue
+                _reraise_cancellation()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 if granted:
@@ -386,12 +387,12 @@ class RedisRateLimiter:
             log.error("rate limiter background update failed", error=type(exc).__name__)
 
 
-def _reraise_cancellation(exc: BaseException) -> None:
-    """redis-py can turn a cancelled command into a connection error; keep the cancellation.
+def _reraise_cancellation(exc: BaseException | None = None) -> None:
+    """Keep a cancellation that reached a Redis round trip.
 
-    Without this, a caller cancelled during a Redis round trip (shutdown, a timeout) would be
-    taken for a Redis outage: the limiter falls back, and the cancelled acquire carries on as if
-    nothing had asked it to stop.
+    redis-py can turn a cancelled command into a connection error, or finish it and return its
+    reply. Either way the caller (a shutdown, a timeout) asked to stop; taken for an outage or
+    a grant, the acquire would carry on, and a shutdown would wait for it forever.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
