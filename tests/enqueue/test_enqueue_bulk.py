@@ -244,7 +244,7 @@ def test_a_hundred_thousand_lines_go_through_both_passes(tmp_path: Path) -> None
     with open_source(str(path)) as source:
         checked = scan(source)
         source.seek(0)
-        last = max(number for number, _ in valid_requests(source))
+        last = max(number for number, _, _ in valid_requests(source))
     assert checked.valid == last == 100_000
     assert checked.invalid == 0
 
@@ -270,7 +270,7 @@ def test_stdin_is_spooled_so_it_can_be_read_twice() -> None:
     with open_source("-", stdin=stdin) as source:
         assert scan(source).valid == 30
         source.seek(0)
-        assert [number for number, _ in valid_requests(source)] == list(range(1, 31))
+        assert [number for number, _, _ in valid_requests(source)] == list(range(1, 31))
 
 
 def test_numbered_lines_skip_an_overlong_line_without_losing_the_next() -> None:

@@ -97,8 +97,8 @@ def scan(stream: BinaryIO) -> Scan:
     return result
 
 
-def valid_requests(stream: BinaryIO) -> Iterator[tuple[int, ResendRequest]]:
-    """The second pass: ``(line number, request)`` for each valid line."""
+def valid_requests(stream: BinaryIO) -> Iterator[tuple[int, str, ResendRequest]]:
+    """The second pass: ``(line number, line, request)`` for each valid line."""
     for number, text, problem in numbered_lines(stream):
         if problem is not None or text is None:
             continue
@@ -107,4 +107,4 @@ def valid_requests(stream: BinaryIO) -> Iterator[tuple[int, ResendRequest]]:
         except InvalidRequest:
             continue
         if request is not None:
-            yield number, request
+            yield number, text, request

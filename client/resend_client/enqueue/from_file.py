@@ -17,11 +17,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from resend_contract.models import InvalidRequest, ResendRequest
+from resend_contract.models import ResendRequest
 
 from resend_client import async_client
 from resend_client.enqueue import exits
-from resend_client.enqueue.bulk import numbered_lines, open_source, parse_line, scan
+from resend_client.enqueue.bulk import open_source, scan, valid_requests
 from resend_client.enqueue.emit import Printer, ReceiptsFile, line_digest, note
 from resend_client.enqueue.exits import UsageError
 from resend_client.enqueue.output import QueryFailed, check_query
@@ -165,15 +165,7 @@ class _Send:
     def requests(self) -> Iterator[ResendRequest]:
         recorded = self.receipts.recorded if self.receipts is not None else set()
         position = 0
-        for number, text, problem in numbered_lines(self.stream):
-            if problem is not None or text is None:
-                continue
-            try:
-                request = parse_line(text)
-            except InvalidRequest:
-                continue
-            if request is None:
-                continue
+        for number, text, request in valid_requests(self.stream):
             digest = line_digest(text)
             if (number, digest) in recorded:
                 self.skipped += 1
