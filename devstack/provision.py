@@ -32,6 +32,8 @@ class DevResources:
     fifo: bool
     queue_url: str
     queue_arn: str
+    bulk_queue_url: str
+    bulk_queue_arn: str
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
     result_topic_arn: str
@@ -53,9 +55,14 @@ class DevResources:
     def confirmed_users(self) -> tuple[DevUser, ...]:
         return tuple(u for u in self.users if u.confirmed)
 
-    def worker_env(self) -> dict[str, str]:
-        """The environment a worker process needs to run against this stack."""
+    def worker_env(self, *, bulk_lane: bool = False) -> dict[str, str]:
+        """The environment a worker process needs to run against this stack.
+
+        The bulk queue always exists; the worker drains it only with ``bulk_lane``.
+        """
+        lanes = {"RESEND_BULK_QUEUE_URL": self.bulk_queue_url} if bulk_lane else {}
         return {
+            **lanes,
             "RESEND_QUEUE_URL": self.queue_url,
             "RESEND_RESULT_TOPIC_ARN": self.result_topic_arn,
             "RESEND_DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
@@ -106,10 +113,10 @@ async def _queues(
         topic = await sns.create_topic(Name=f"{name}-results{_suffix(fifo)}", Attributes=attributes)
         return str(topic["TopicArn"])
 
-    async def create_requests_queue(dlq_arn: str) -> tuple[str, str]:
+    async def create_requests_queue(dlq_arn: str, lane: str = "") -> tuple[str, str]:
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive)}
         return await create(
-            f"{name}-requests",
+            f"{name}-requests{lane}",
             RedrivePolicy=json.dumps(redrive),
             VisibilityTimeout=str(visibility),
         )
@@ -140,12 +147,17 @@ async def _queues(
     (dlq_url, dlq_arn), (results_url, results_arn), topic_arn = await asyncio.gather(
         create(f"{name}-requests-dlq"), create(f"{name}-results"), create_topic()
     )
-    (queue_url, queue_arn), _ = await asyncio.gather(
-        create_requests_queue(dlq_arn), subscribe_results(topic_arn, results_url, results_arn)
+    (queue_url, queue_arn), (bulk_url, bulk_arn), _ = await asyncio.gather(
+        create_requests_queue(dlq_arn),
+        # The bulk lane: same redrive policy and dead-letter queue, drained after the first.
+        create_requests_queue(dlq_arn, "-bulk"),
+        subscribe_results(topic_arn, results_url, results_arn),
     )
     return {
         "queue_url": queue_url,
         "queue_arn": queue_arn,
+        "bulk_queue_url": bulk_url,
+        "bulk_queue_arn": bulk_arn,
         "dead_letter_queue_url": dlq_url,
         "dead_letter_queue_arn": dlq_arn,
         "result_topic_arn": topic_arn,
