@@ -17,6 +17,7 @@ import structlog
 from resend_contract.aws_errors import describe
 
 from worker import metrics
+from worker.lanes import Lane
 from worker.rate_limit import RateLimiter
 from worker.retry import Verdict, classify, judge, may_retry_now, when_exhausted, with_retries
 from worker.settings import Settings
@@ -53,11 +54,16 @@ class CallNotStarted(Exception):
 
 class CognitoCaller:
     def __init__(
-        self, client: CognitoIdentityProviderClient, limiter: RateLimiter, settings: Settings
+        self,
+        client: CognitoIdentityProviderClient,
+        limiter: RateLimiter,
+        settings: Settings,
+        lane: Lane = Lane.INTERACTIVE,
     ) -> None:
         self._client = client
         self._limiter = limiter
         self._settings = settings
+        self._lane = lane
 
     async def resend(
         self, params: dict[str, Any], *, before_send: BeforeSend | None = None
@@ -94,7 +100,7 @@ class CognitoCaller:
     async def _attempt(
         self, params: dict[str, Any], before_send: BeforeSend | None
     ) -> ResendConfirmationCodeResponseTypeDef:
-        await self._limiter.acquire()
+        await self._limiter.acquire(self._lane)
         if before_send is not None:
             await before_send()
         started = time.perf_counter()

@@ -8,13 +8,14 @@ our own), reasons and kinds. Never a username, request id or message id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
 from worker import __version__
+from worker.lanes import Lane
 
 if TYPE_CHECKING:
     from worker import retry
@@ -62,13 +63,17 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 # End-to-end age reaches hours when messages are deferred for a per-user limit.
 AGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
 
+# Metrics labelled by lane carry it last; every lane's series exists from the start.
+LANE = "lane"
 messages_received = Counter(
-    f"{PREFIX}_messages_received_total", "SQS messages received (every delivery counts)."
+    f"{PREFIX}_messages_received_total",
+    "SQS messages received (every delivery counts), by lane (interactive, bulk).",
+    [LANE],
 )
 messages_processed = Counter(
     f"{PREFIX}_messages_processed_total",
-    "Requests that reached a final result, by outcome (sent, duplicate, failed, invalid).",
-    ["outcome"],
+    "Requests that reached a final result, by outcome (sent, duplicate, failed, invalid) and lane.",
+    ["outcome", LANE],
 )
 cognito_requests = Counter(
     f"{PREFIX}_cognito_requests_total",
@@ -124,7 +129,8 @@ dedupe_store_errors = Counter(
 messages_in_flight = Gauge(f"{PREFIX}_messages_in_flight", "Messages received and not yet done.")
 message_age = Histogram(
     f"{PREFIX}_message_age_seconds",
-    "From the message's SentTimestamp to its result being published.",
+    "From the message's SentTimestamp to its result being published, by lane.",
+    [LANE],
     buckets=AGE_BUCKETS,
 )
 rate_limit_allowed_rps = Gauge(
@@ -135,7 +141,8 @@ rate_limit_max_rps = Gauge(
 )
 rate_limit_wait = Histogram(
     f"{PREFIX}_rate_limit_wait_seconds",
-    "Time a Cognito call waited for a rate-limit token.",
+    "Time a Cognito call waited for a rate-limit token, by lane.",
+    [LANE],
     buckets=LATENCY_BUCKETS,
 )
 rate_limit_fallbacks = Counter(
@@ -213,7 +220,8 @@ final_receives = Counter(
 )
 redrive_max_receive_count = Gauge(
     f"{PREFIX}_redrive_max_receive_count",
-    "The queue's redrive maxReceiveCount as last read (0: no redrive policy).",
+    "Each lane's queue's redrive maxReceiveCount as last read (0: no redrive policy).",
+    [LANE],
 )
 last_successful_poll = Gauge(
     f"{PREFIX}_last_successful_poll_timestamp_seconds",
@@ -227,7 +235,7 @@ _Metric = TypeVar("_Metric", Counter, Histogram)
 
 
 class Children(Generic[_Metric]):
-    """One labelled metric's children by label value, each looked up once.
+    """One labelled metric's children by label values, each looked up once.
 
     ``labels()`` checks its arguments and takes a lock on every call, and a message makes
     several. A child is made on first use, not before, so a series still appears with its first
@@ -238,17 +246,19 @@ class Children(Generic[_Metric]):
 
     def __init__(self, metric: _Metric) -> None:
         self._metric: _Metric = metric
-        self._children: dict[str, _Metric] = {}
+        self._children: dict[tuple[str, ...], _Metric] = {}
 
-    def __call__(self, value: str) -> _Metric:
-        child = self._children.get(value)
+    def __call__(self, *values: str) -> _Metric:
+        child = self._children.get(values)
         if child is None:
-            child = self._children[value] = self._metric.labels(value)
+            child = self._children[values] = self._metric.labels(*values)
         return child
 
 
 def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
-    """Every labelled metric with each label value known before any event happens.
+    """Every labelled metric with each value of its first label known before any event happens.
+
+    A metric labelled by lane has each of these series once per lane (``known_series``).
 
     Codes and reasons come from the retry policy's own classification (each code of its tables
     run through ``classify``, so a change of policy changes these series with it), outcomes from
@@ -283,7 +293,22 @@ def known_label_values() -> Mapping[Counter | Histogram, tuple[str, ...]]:
         unknown_outcomes: _values(UNKNOWN_OUTCOME_CAUSES),
         http_connections_dropped: _values(HTTP_DROP_REASONS),
         message_attributes_dropped: _values(DROPPED_ATTRIBUTES),
+        messages_received: _values(Lane),
+        message_age: _values(Lane),
+        rate_limit_wait: _values(Lane),
     }
+
+
+def known_series() -> Iterator[tuple[Counter | Histogram, tuple[str, ...]]]:
+    """Every labelled metric with the label values of each of its known series."""
+    for metric, values in known_label_values().items():
+        lanes = metric._labelnames[1:] == (LANE,)
+        for value in values:
+            if lanes:
+                for lane in Lane:
+                    yield metric, (value, lane.value)
+            else:
+                yield metric, (value,)
 
 
 def export_known_series() -> None:
@@ -292,9 +317,8 @@ def export_known_series() -> None:
     A labelled series does not exist until its first event: dashboards show "No data" instead
     of 0, and ``increase()`` misses the first event, since it has no earlier sample to compare.
     """
-    for metric, values in known_label_values().items():
-        for value in values:
-            metric.labels(value)
+    for metric, values in known_series():
+        metric.labels(*values)
 
 
 def _values(*groups: Iterable[str]) -> tuple[str, ...]:

@@ -53,8 +53,8 @@ def busiest_window(times: Sequence[float], window: float = 1.0) -> int:
     )
 
 
-def sample(name: str) -> float:
-    value = REGISTRY.get_sample_value(f"resend_worker_{name}")
+def sample(name: str, **labels: str) -> float:
+    value = REGISTRY.get_sample_value(f"resend_worker_{name}", labels or None)
     return 0.0 if value is None else value
 
 

@@ -124,11 +124,13 @@ async def test_a_timed_out_acquire_leaves_the_limiter_working() -> None:
 async def test_acquire_reports_and_observes_the_wait() -> None:
     limiter = LocalRateLimiter(10.0)
     await limiter.acquire()
-    count, total = sample("rate_limit_wait_seconds_count"), sample("rate_limit_wait_seconds_sum")
+    lane = {"lane": "interactive"}
+    count = sample("rate_limit_wait_seconds_count", **lane)
+    total = sample("rate_limit_wait_seconds_sum", **lane)
     waited = await limiter.acquire()
     assert 0 < waited < 0.5  # one interval (0.1 s) plus however late the loop woke
-    assert sample("rate_limit_wait_seconds_count") == count + 1
-    assert sample("rate_limit_wait_seconds_sum") == pytest.approx(total + waited)
+    assert sample("rate_limit_wait_seconds_count", **lane) == count + 1
+    assert sample("rate_limit_wait_seconds_sum", **lane) == pytest.approx(total + waited)
 
 
 async def test_a_cut_applies_to_the_waiter_already_sleeping() -> None:

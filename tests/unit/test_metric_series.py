@@ -64,11 +64,21 @@ def test_export_creates_every_series_at_zero() -> None:
         for family in text_string_to_metric_families(generate_latest().decode())
         for sample in family.samples
     }
-    for metric, values in metrics.known_label_values().items():
-        (label,) = metric._labelnames
+    series = list(metrics.known_series())
+    assert {metric for metric, _ in series} == set(metrics.known_label_values())
+    for metric, values in series:
+        labels = tuple(sorted(zip(metric._labelnames, values, strict=True)))
         suffix = "_total" if isinstance(metric, Counter) else "_count"
-        for value in values:
-            assert (metric._name + suffix, ((label, value),)) in exported, (metric._name, value)
+        assert (metric._name + suffix, labels) in exported, (metric._name, values)
+
+
+def test_lane_labelled_series_exist_for_every_lane() -> None:
+    series = set(metrics.known_series())
+    for outcome in ("sent", "duplicate"):
+        for lane in ("interactive", "bulk"):
+            assert (metrics.messages_processed, (outcome, lane)) in series
+    assert (metrics.message_age, ("bulk",)) in series
+    assert (metrics.rate_limit_wait, ("interactive",)) in series
 
 
 def _metric_attribute(node: ast.expr) -> str | None:

@@ -18,6 +18,12 @@ of requests per second). The worker must run at it and never above it, so:
   successes (``worker.rate_limit.aimd`` has the constants and why). Other callers of the account
   take part of the quota unannounced; throttles are how the worker learns of them.
 
+With a bulk lane (``RESEND_BULK_QUEUE_URL``) the waiters queue by lane: a token goes to an
+interactive request whenever one waits, bulk takes the rest with a floor of
+``RESEND_BULK_MIN_SHARE`` (``worker.rate_limit.turns``). On the shared limiter the priority holds
+across the fleet: interactive waiters mark the Redis bucket, and bulk callers on every replica
+stand back while the mark holds, but for their floor.
+
 Only TooManyRequestsException is a signal about the quota. LimitExceededException is a limit on
 one user's code deliveries (or the account's daily email count), which says nothing about the
 request rate: callers must not call ``on_throttled`` for it, or one user retrying would slow
@@ -29,8 +35,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from worker import metrics
+from worker.lanes import Lane
 from worker.rate_limit.local import LocalRateLimiter
 from worker.rate_limit.redis import RedisRateLimiter
+from worker.rate_limit.turns import Turns
 from worker.settings import Settings
 
 __all__ = ["LocalRateLimiter", "RateLimiter", "RedisRateLimiter", "build_rate_limiter"]
@@ -45,8 +53,16 @@ class RateLimiter(Protocol):
         """Calls per second this limiter allows right now."""
         ...
 
-    async def acquire(self) -> float:
-        """Wait for a token (FIFO, cancellation-safe); returns the seconds waited."""
+    @property
+    def turns(self) -> Turns:
+        """The waiters' queue: what an interactive or bulk caller waits behind."""
+        ...
+
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> float:
+        """Wait for a token (interactive first, FIFO within a lane, cancellation-safe).
+
+        Returns the seconds waited.
+        """
         ...
 
     def on_throttled(self) -> None:
@@ -69,5 +85,9 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
             max_rps=settings.cognito_max_rps,
             expected_replicas=settings.expected_replicas,
             key_prefix=settings.dedupe_key_prefix,
+            bulk_min_share=settings.bulk_min_share,
         )
-    return LocalRateLimiter(settings.cognito_max_rps / settings.expected_replicas)
+    return LocalRateLimiter(
+        settings.cognito_max_rps / settings.expected_replicas,
+        bulk_min_share=settings.bulk_min_share,
+    )

@@ -9,12 +9,12 @@ the rate); only bursts are smoothed, which is what a per-second quota wants anyw
 the event loop's wake-up lateness, which is lost rather than caught up: the limiter errs below
 the quota, never above.
 
-Waiters queue on an ``asyncio.Lock``, which is FIFO and does not let a newcomer overtake queued
-waiters. Only the head of the queue sleeps, on a timer until its grant is due, so nothing
-busy-waits. A grant is recorded with no ``await`` between the decision and the return, so a
-waiter cancelled at any point (queued, or sleeping at the head) consumes no token and the next
-waiter moves up. A cut of the rate applies to the sleeping head too: it re-checks its due time on
-waking.
+Waiters queue on ``Turns`` (``worker.rate_limit.turns``): FIFO within a lane, interactive before
+bulk, and no newcomer overtakes queued waiters of its own lane. Only the head of the queue
+sleeps, on a timer until its grant is due, so nothing busy-waits. A grant is recorded with no
+``await`` between the decision and the return, so a waiter cancelled at any point (queued, or
+sleeping at the head) consumes no token and the next waiter moves up. A cut of the rate applies
+to the sleeping head too: it re-checks its due time on waking.
 """
 
 from __future__ import annotations
@@ -23,15 +23,20 @@ import asyncio
 import time
 
 from worker import metrics
+from worker.lanes import Lane
 from worker.rate_limit.aimd import AimdPolicy, AimdRate
+from worker.rate_limit.turns import DEFAULT_MIN_SHARE, Turns
+
+# Looked up once per lane rather than once a call.
+_WAIT = metrics.Children(metrics.rate_limit_wait)
 
 
 class LocalRateLimiter:
     """Token bucket for the calls of this process only; see the module docstring."""
 
-    def __init__(self, max_rps: float) -> None:
+    def __init__(self, max_rps: float, *, bulk_min_share: float = DEFAULT_MIN_SHARE) -> None:
         self._aimd = AimdRate(AimdPolicy.for_max(max_rps))
-        self._lock = asyncio.Lock()
+        self.turns = Turns(bulk_min_share)
         self._last_grant: float | None = None
         metrics.rate_limit_allowed_rps.set(self._aimd.rate)
 
@@ -43,29 +48,29 @@ class LocalRateLimiter:
     def max_rps(self) -> float:
         return self._aimd.policy.max_rps
 
-    async def acquire(self) -> float:
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> float:
         started = time.monotonic()
-        await self.wait_turn()
+        async with self.turns.turn(lane):
+            await self.wait_turn()
         waited = time.monotonic() - started
-        metrics.rate_limit_wait.observe(waited)
+        _WAIT(lane).observe(waited)
         return waited
 
     async def wait_turn(self) -> None:
-        """Wait for a token without observing the wait: for limiters that wrap this one."""
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                before = self._aimd.rate
-                self._aimd.touch(now)
-                if self._aimd.rate != before:
-                    metrics.rate_limit_allowed_rps.set(self._aimd.rate)
-                if self._last_grant is None:
-                    break
-                due = self._last_grant + 1.0 / self._aimd.rate
-                if now >= due:
-                    break
-                await asyncio.sleep(due - now)
-            self._last_grant = now
+        """Wait for a token, holding the turn already: for limiters that wrap this one."""
+        while True:
+            now = time.monotonic()
+            before = self._aimd.rate
+            self._aimd.touch(now)
+            if self._aimd.rate != before:
+                metrics.rate_limit_allowed_rps.set(self._aimd.rate)
+            if self._last_grant is None:
+                break
+            due = self._last_grant + 1.0 / self._aimd.rate
+            if now >= due:
+                break
+            await asyncio.sleep(due - now)
+        self._last_grant = now
 
     def on_throttled(self) -> None:
         if self._aimd.throttled(time.monotonic()):

@@ -4,7 +4,10 @@ State lives in one hash, ``<prefix>:ratelimit:cognito``:
 
 * ``rate``: the AIMD-adapted rate of the whole fleet (absent means the maximum);
 * ``last``: the time of the latest grant (or reservation), on Redis's clock;
-* ``cut_at``: the time of the latest multiplicative cut, for the cooldown.
+* ``cut_at``: the time of the latest multiplicative cut, for the cooldown;
+* ``interactive_until``, ``bulk_refused``, ``bulk_credit``: the lanes' fleet-wide priority (see
+  the acquire script): until when interactive requests hold the bucket, when a bulk caller was
+  last held back, and how much of its floor bulk has earned.
 
 Every script reads the clock with Redis's ``TIME``, so replicas with drifting clocks still agree,
 and refreshes the key's expiry to the policy's idle reset (60 s): a stopped fleet leaves nothing
@@ -17,9 +20,9 @@ and goes. A slot further away is not reserved: the answer is how long until it i
 horizon, and the caller sleeps and asks again. Reserving the next slot, instead of polling until a
 token is there, costs one round trip per call and loses neither the round trip nor the wake-up
 lateness to the pacing. The horizon bounds how long a cut of the rate can wait for the slots
-already handed out. Within a replica, waiters queue FIFO on a lock and only the head talks to
-Redis, so each replica holds at most one reservation and Redis sees one request per grant. A
-waiter cancelled after its reservation wastes that slot, which errs below the quota.
+already handed out. Within a replica, waiters queue on ``Turns`` (interactive first) and only
+the head talks to Redis, so each replica holds at most one reservation and Redis sees one request
+per grant. A waiter cancelled after its reservation wastes that slot, which errs below the quota.
 
 The caller's sleep starts when the reply arrives, so it never goes before its slot on Redis's
 clock. Network jitter between replicas can bring two calls a little closer than ``1 / rate``; the
@@ -52,10 +55,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from worker import metrics
+from worker.lanes import Lane
 from worker.rate_limit.aimd import AimdPolicy
 from worker.rate_limit.local import LocalRateLimiter
+from worker.rate_limit.turns import DEFAULT_MIN_SHARE, Turns
 
 log = structlog.get_logger(__name__)
+# Looked up once per lane rather than once a call.
+_WAIT = metrics.Children(metrics.rate_limit_wait)
 
 # Anything that means "Redis did not answer usefully": the limiter then falls back.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
@@ -74,22 +81,60 @@ local function load_rate()
 end
 """
 
-# ARGV[3]: horizon in seconds. Returns {granted 0|1, wait in microseconds, rate}.
+# ARGV[3]: horizon in seconds, ARGV[4]: lane ('interactive' or 'bulk'), ARGV[5]: interactive
+# waiters queued behind this one on the caller's replica, ARGV[6]: bulk's minimum share.
+# Returns {granted 0|1, wait in microseconds, rate, 1 if bulk was held back for interactive}.
+#
+# Fleet-wide priority: an interactive caller with more queued behind it, or whose slot is beyond
+# the horizon, marks the bucket 'interactive until' a slot past its own. While the mark holds, a
+# bulk caller is refused (and told to ask again within a slot) unless bulk has earned its floor:
+# each interactive grant made while bulk was being refused earns it share / (1 - share) of a
+# grant, and a whole one lets it through.
 _ACQUIRE = (
     _PRELUDE
     + """
 local horizon = tonumber(ARGV[3])
+local lane = ARGV[4]
+local queued = tonumber(ARGV[5])
+local share = tonumber(ARGV[6])
 local rate = load_rate()
+local interval = 1 / rate
+local held_until = tonumber(redis.call('HGET', KEYS[1], 'interactive_until'))
+if lane == 'bulk' and held_until and held_until > now then
+  local credit = tonumber(redis.call('HGET', KEYS[1], 'bulk_credit')) or 0
+  if credit < 1 then
+    redis.call('HSET', KEYS[1], 'bulk_refused', fmt(now))
+    redis.call('PEXPIRE', KEYS[1], ttl_ms)
+    local retry = math.min(held_until - now, interval)
+    return {0, math.ceil(retry * 1000000), fmt(rate), 1}
+  end
+  redis.call('HSET', KEYS[1], 'bulk_credit', fmt(credit - 1))
+end
 local due = now
 local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
-if last and last + 1 / rate > now then due = last + 1 / rate end
+if last and last + interval > now then due = last + interval end
 local wait = due - now
+if lane == 'interactive' and (queued > 0 or wait > horizon) then
+  local mark = due + interval + 0.05
+  if not held_until or held_until < mark then
+    redis.call('HSET', KEYS[1], 'interactive_until', fmt(mark))
+  end
+end
 if wait <= horizon then
   redis.call('HSET', KEYS[1], 'last', fmt(due))
+  if lane == 'interactive' then
+    local refused = tonumber(redis.call('HGET', KEYS[1], 'bulk_refused'))
+    if refused and now - refused < 1 then
+      local credit = tonumber(redis.call('HGET', KEYS[1], 'bulk_credit')) or 0
+      local earned = share / (1 - share)
+      redis.call('HSET', KEYS[1], 'bulk_credit', fmt(math.min(credit + earned, 1 + earned)))
+    end
+  end
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
-  return {1, math.ceil(wait * 1000000), fmt(rate)}
+  return {1, math.ceil(wait * 1000000), fmt(rate), 0}
 end
-return {0, math.ceil((wait - horizon) * 1000000), fmt(rate)}
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
+return {0, math.ceil((wait - horizon) * 1000000), fmt(rate), 0}
 """
 )
 
@@ -175,6 +220,7 @@ class RedisRateLimiter:
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
         probe_interval: float = PROBE_INTERVAL_SECONDS,
         socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+        bulk_min_share: float = DEFAULT_MIN_SHARE,
     ) -> None:
         if expected_replicas < 1:
             raise ValueError("expected_replicas must be at least 1")
@@ -195,7 +241,7 @@ class RedisRateLimiter:
         self._acquire_script = self._client.register_script(_ACQUIRE)
         self._throttled_script = self._client.register_script(_THROTTLED)
         self._succeeded_script = self._client.register_script(_SUCCEEDED)
-        self._lock = asyncio.Lock()
+        self.turns = Turns(bulk_min_share)
         self._rate = self._policy.max_rps
         self._fallback_active = False
         self._pending_successes = 0
@@ -214,26 +260,30 @@ class RedisRateLimiter:
     def fallback_active(self) -> bool:
         return self._fallback_active
 
-    async def acquire(self) -> float:
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> float:
         started = time.monotonic()
-        async with self._lock:
+        async with self.turns.turn(lane) as turn:
             while True:
                 if self._fallback_active:
                     await self._fallback.wait_turn()
                     break
                 try:
-                    granted, wait = await self._take()
+                    granted, wait, held_back = await self._take(lane)
                 except _UNAVAILABLE as exc:
                     _reraise_cancellation(exc)
                     self._enter_fallback(exc)
                     continue
                 _reraise_cancellation()
+                if held_back and self.turns.waiting(Lane.INTERACTIVE):
+                    # Interactive requests of other replicas hold the bucket; ours go first.
+                    await turn.give_way()
+                    continue
                 if wait > 0:
                     await asyncio.sleep(wait)
                 if granted:
                     break
         waited = time.monotonic() - started
-        metrics.rate_limit_wait.observe(waited)
+        _WAIT(lane).observe(waited)
         return waited
 
     def on_throttled(self) -> None:
@@ -280,13 +330,20 @@ class RedisRateLimiter:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
 
-    async def _take(self) -> tuple[bool, float]:
-        reply: list[Any] = await self._acquire_script(
-            keys=[self._key], args=[self._policy.max_rps, self._ttl_ms, self._horizon]
-        )
-        granted, wait_us, rate = reply
+    async def _take(self, lane: Lane) -> tuple[bool, float, bool]:
+        """One ask of the shared bucket: granted, seconds to wait, held back for interactive."""
+        args = [
+            self._policy.max_rps,
+            self._ttl_ms,
+            self._horizon,
+            lane.value,
+            self.turns.waiting(Lane.INTERACTIVE),
+            self.turns.min_share,
+        ]
+        reply: list[Any] = await self._acquire_script(keys=[self._key], args=args)
+        granted, wait_us, rate, held_back = reply
         self._set_rate(float(rate))
-        return bool(int(granted)), int(wait_us) / 1_000_000
+        return bool(int(granted)), int(wait_us) / 1_000_000, bool(int(held_back))
 
     async def _send_throttle(self) -> None:
         policy = self._policy
