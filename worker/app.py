@@ -23,6 +23,7 @@ from worker.cognito import CognitoCaller
 from worker.consumer import Consumer
 from worker.dedupe import DedupeStore, build_dedupe_store
 from worker.health import Health, start_server
+from worker.lanes import Lane
 from worker.processor import Processor
 from worker.queue import Queue
 from worker.rate_limit import RateLimiter, build_rate_limiter
@@ -46,7 +47,7 @@ class Edges:
     """The worker's adapters to the outside, opened once and closed with the worker."""
 
     clients: AwsClients
-    queue: Queue
+    queues: dict[Lane, Queue]  # interactive first; bulk when RESEND_BULK_QUEUE_URL is set
     publisher: ResultPublisher
     secrets: ClientSecrets
     limiter: RateLimiter
@@ -76,8 +77,11 @@ async def run_worker(
         consumers: list[Consumer] = []
         _stop_on_signals(stack, stopping, health, consumers)
 
-        redrive = RedriveWatch(settings.max_attempts, settings.redrive_refresh_seconds)
-        checks = asyncio.create_task(_check_dependencies(edges, health, redrive))
+        redrives = {
+            lane: RedriveWatch(settings.max_attempts, settings.redrive_refresh_seconds, lane)
+            for lane in edges.queues
+        }
+        checks = asyncio.create_task(_check_dependencies(edges, health, redrives))
         await asyncio.wait(
             {checks, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -86,8 +90,7 @@ async def run_worker(
             return
         checks.result()
 
-        consumer = _consumer(settings, edges, health, redrive, stack)
-        consumers.append(consumer)
+        consumers.extend(_consumers(settings, edges, health, redrives, stack))
         if stopping.is_set():
             return
         health.ready = True
@@ -95,13 +98,14 @@ async def run_worker(
         log.info(
             "worker ready",
             queue_url=settings.queue_url,
+            bulk_queue_url=settings.bulk_queue_url,
             concurrency=settings.concurrency,
             cognito_max_rps=settings.cognito_max_rps,
             dedupe_backend=settings.dedupe_backend.value,
         )
         if ready is not None:
             ready.set()
-        poller = asyncio.create_task(consumer.run(settings.shutdown_timeout_seconds))
+        poller = asyncio.create_task(_run_all(consumers, settings.shutdown_timeout_seconds))
         health.poller = poller
         await poller
     log.info("worker stopped")
@@ -117,13 +121,16 @@ async def _open_edges(settings: Settings, stack: AsyncExitStack) -> Edges:
         stack.push_async_callback(store.close)
     return Edges(
         clients=clients,
-        queue=Queue(
-            clients.sqs,
-            settings.queue_url,
-            dead_letter_queue_url=settings.dead_letter_queue_url,
-            visibility_timeout=settings.visibility_timeout_seconds,
-            dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
-        ),
+        queues={
+            lane: Queue(
+                clients.sqs,
+                url,
+                dead_letter_queue_url=settings.dead_letter_queue_url,
+                visibility_timeout=settings.visibility_timeout_seconds,
+                dead_letter_max_bytes=settings.dead_letter_max_message_bytes,
+            )
+            for lane, url in settings.lanes.items()
+        },
         publisher=ResultPublisher(clients.sns, settings.result_topic_arn),
         secrets=ClientSecrets.from_settings(settings, clients.secretsmanager),
         limiter=limiter,
@@ -158,18 +165,21 @@ def _stop_on_signals(
         stack.callback(loop.remove_signal_handler, signum)
 
 
-def _consumer(
+def _consumers(
     settings: Settings,
     edges: Edges,
     health: Health,
-    redrive: RedriveWatch,
+    redrives: dict[Lane, RedriveWatch],
     stack: AsyncExitStack,
-) -> Consumer:
-    """The policy and the consumer loop over checked edges, with their background refreshers."""
+) -> list[Consumer]:
+    """One consumer loop per lane over checked edges, with their background refreshers.
+
+    The lanes share the rate limiter (whose turns put interactive first), the claims (so a user
+    asking in both lanes gets one code) and the publisher; each has its own queue, redrive
+    policy and memory of answered messages.
+    """
     refresher = asyncio.create_task(edges.secrets.refresh_forever())
     stack.callback(refresher.cancel)
-    redrive_refresher = asyncio.create_task(redrive.refresh_forever(edges.queue.attributes))
-    stack.callback(redrive_refresher.cancel)
     claims = Claims(
         edges.store,
         window_seconds=settings.dedupe_window_seconds,
@@ -179,32 +189,65 @@ def _consumer(
         fail_open=settings.dedupe_fail_open,
         recent_max_entries=settings.dedupe_bound,
     )
-    processor = Processor(
-        settings,
-        edges.secrets,
-        CognitoCaller(edges.clients.cognito, edges.limiter, settings),
-        claims,
-        redrive.limit,
-    )
     limiter = edges.limiter
-    return Consumer(
-        edges.queue,
-        edges.publisher,
-        processor,
-        health,
-        concurrency=settings.concurrency,
-        wait_seconds=settings.receive_wait_seconds,
-        fifo=settings.is_fifo_queue,
-        allowed_rps=lambda: limiter.allowed_rps,
-    )
+    consumers = []
+    for lane, queue in edges.queues.items():
+        redrive = redrives[lane]
+        redrive_refresher = asyncio.create_task(redrive.refresh_forever(queue.attributes))
+        stack.callback(redrive_refresher.cancel)
+        processor = Processor(
+            settings,
+            edges.secrets,
+            CognitoCaller(edges.clients.cognito, limiter, settings, lane),
+            claims,
+            redrive.limit,
+        )
+        bulk = lane is Lane.BULK
+        consumers.append(
+            Consumer(
+                queue,
+                edges.publisher,
+                processor,
+                health,
+                concurrency=settings.concurrency,
+                wait_seconds=settings.receive_wait_seconds,
+                fifo=queue.url.endswith(".fifo"),
+                allowed_rps=(
+                    (lambda: limiter.allowed_rps * limiter.turns.bulk_share())
+                    if bulk
+                    else (lambda: limiter.allowed_rps)
+                ),
+                hold_seconds=settings.bulk_horizon_seconds if bulk else None,
+                lane=lane,
+            )
+        )
+    return consumers
 
 
-async def _check_dependencies(edges: Edges, health: Health, redrive: RedriveWatch) -> None:
-    """Reachability of the queue, the topic, the secrets and the dedupe store, before polling."""
+async def _run_all(consumers: list[Consumer], shutdown_timeout: float) -> None:
+    """Run every lane's consumer; when one stops unexpectedly, stop the others too."""
+    tasks = [asyncio.create_task(consumer.run(shutdown_timeout)) for consumer in consumers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for consumer in consumers:
+            consumer.stop()
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _check_dependencies(
+    edges: Edges, health: Health, redrives: dict[Lane, RedriveWatch]
+) -> None:
+    """Reachability of the queues, the topic, the secrets and the dedupe store, before polling."""
     while True:
+        where = ""  # which lane's queue failed, when it is not the only one
         try:
-            attributes = await edges.queue.attributes()
-            redrive.read(attributes)
+            for lane, queue in edges.queues.items():
+                where = " (bulk lane)" if lane is Lane.BULK else ""
+                redrives[lane].read(await queue.attributes())
+            where = ""
             await edges.publisher.topic_attributes()
             await edges.secrets.load()
             ping = getattr(edges.store, "ping", None)
@@ -217,13 +260,13 @@ async def _check_dependencies(edges: Edges, health: Health, redrive: RedriveWatc
             if code in SETUP_CODES:
                 # No amount of waiting fixes these: stop with a clear message instead of looping.
                 raise StartupError(
-                    f"{operation} failed with {code}: check the settings and IAM"
+                    f"{operation}{where} failed with {code}: check the settings and IAM"
                 ) from None
-            health.not_ready_reason = f"{operation}: {code}"
+            health.not_ready_reason = f"{operation}{where}: {code}"
         except ClientSecretsError as exc:
             raise StartupError(f"client secrets: {exc}") from None
         except RedriveMismatch as exc:
-            raise StartupError(str(exc)) from None
+            raise StartupError(f"{exc}{where}") from None
         except NoCredentialsError:
             raise StartupError("no AWS credentials found for SQS and SNS") from None
         except Exception as exc:

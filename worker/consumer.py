@@ -38,6 +38,7 @@ from worker.dispositions import (
     Settled,
 )
 from worker.health import Health
+from worker.lanes import Lane
 from worker.logs import describe_error
 from worker.processor import Processor
 from worker.queue import Queue
@@ -46,6 +47,8 @@ from worker.results import ResultPublisher
 log = structlog.get_logger(__name__)
 # Looked up once per label value rather than once a message.
 _PROCESSED = metrics.Children(metrics.messages_processed)
+_RECEIVED = metrics.Children(metrics.messages_received)
+_AGE = metrics.Children(metrics.message_age)
 _PERMANENT_FAILURES = metrics.Children(metrics.permanent_failures)
 _DEFERRALS = metrics.Children(metrics.deferrals)
 
@@ -77,6 +80,8 @@ class Consumer:
         wait_seconds: int,
         fifo: bool,
         allowed_rps: Callable[[], float] | None = None,
+        hold_seconds: float | None = None,
+        lane: Lane = Lane.INTERACTIVE,
     ) -> None:
         self._queue = queue
         self._publisher = publisher
@@ -86,6 +91,8 @@ class Consumer:
         self._wait_seconds = wait_seconds
         self._fifo = fifo
         self._allowed_rps = allowed_rps
+        self._hold_seconds = hold_seconds or queue.visibility_timeout * 0.5
+        self.lane = lane
         self._in_flight: dict[str, InFlight] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         # Tasks whose Cognito call may have gone out: shutdown waits for them, never cancels.
@@ -146,18 +153,20 @@ class Consumer:
             stop_wait.cancel()
 
     def _capacity(self) -> int:
-        """Hold no more than can start within half a visibility timeout at the allowed rate.
+        """Hold no more than can start within ``hold_seconds`` at the allowed rate.
 
         Messages waiting for rate-limit tokens keep their visibility extended, but a message
-        this replica cannot start soon is better left in the queue for another one.
+        this replica cannot start soon is better left in the queue for another one. The
+        interactive lane holds up to half a visibility timeout's worth; the bulk lane, which
+        gets only the tokens interactive leaves, holds its short horizon's worth.
         """
         if self._allowed_rps is None:
             return self._concurrency
-        startable = int(self._allowed_rps() * self._queue.visibility_timeout * 0.5)
+        startable = int(self._allowed_rps() * self._hold_seconds)
         return max(1, min(self._concurrency, startable))
 
     def _dispatch(self, deliveries: list[Delivery]) -> None:
-        metrics.messages_received.inc(len(deliveries))
+        _RECEIVED(self.lane).inc(len(deliveries))
         visible_at = time.monotonic() + self._queue.visibility_timeout
         for delivery in deliveries:
             self._in_flight[delivery.message_id] = InFlight(delivery, visible_at)
@@ -188,7 +197,10 @@ class Consumer:
         """Process and settle one message; True when it is finished (deleted or answered)."""
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            message_id=delivery.message_id, attempt=delivery.receive_count, **delivery.trace
+            message_id=delivery.message_id,
+            attempt=delivery.receive_count,
+            lane=self.lane.value,
+            **delivery.trace,
         )
         started = time.perf_counter()
         finished = False
@@ -278,8 +290,8 @@ class Consumer:
             )
             return False
         await self._processor.published(answer)
-        _PROCESSED(result.Outcome.value).inc()
-        metrics.message_age.observe(delivery.age_seconds)
+        _PROCESSED(result.Outcome.value, self.lane).inc()
+        _AGE(self.lane).observe(delivery.age_seconds)
         if result.Error is not None and result.Outcome is Outcome.FAILED:
             _PERMANENT_FAILURES(result.Error.Code).inc()
         return True
@@ -333,7 +345,7 @@ class Consumer:
         except Exception:
             return
         if deliveries:
-            metrics.messages_received.inc(len(deliveries))
+            _RECEIVED(self.lane).inc(len(deliveries))
             log.info("returning messages received during shutdown", count=len(deliveries))
             await self._release(deliveries)
 

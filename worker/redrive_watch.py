@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from worker import metrics, redrive
+from worker.lanes import Lane
 from worker.logs import describe_error
 from worker.redrive import RedriveLimit, RedriveMismatch
 
@@ -20,8 +21,12 @@ log = structlog.get_logger(__name__)
 
 
 class RedriveWatch:
-    def __init__(self, max_attempts: int, refresh_seconds: float) -> None:
+    def __init__(
+        self, max_attempts: int, refresh_seconds: float, lane: Lane = Lane.INTERACTIVE
+    ) -> None:
         self.limit = RedriveLimit()
+        self._gauge = metrics.redrive_max_receive_count.labels(lane)
+        self._lane = lane
         self._max_attempts = max_attempts
         self._refresh_seconds = refresh_seconds
 
@@ -30,9 +35,12 @@ class RedriveWatch:
         RESEND_MAX_ATTEMPTS (and follows it anyway)."""
         max_receive = redrive.max_receive_count(attributes)
         if max_receive is None:
-            log.warning("the queue has no redrive policy: a message the worker cannot handle stays")
+            log.warning(
+                "the queue has no redrive policy: a message the worker cannot handle stays",
+                lane=self._lane.value,
+            )
         self.limit.max_receive = max_receive
-        metrics.redrive_max_receive_count.set(max_receive or 0)
+        self._gauge.set(max_receive or 0)
         redrive.check(max_receive, self._max_attempts)
 
     async def refresh_forever(self, attributes: Callable[[], Awaitable[dict[str, str]]]) -> None:

@@ -30,6 +30,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from resend_contract import validation
 
+from worker.lanes import Lane
+
 REGION_VARIABLES = ("RESEND_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 # SQS refuses visibility timeouts above 12 hours.
 SQS_MAX_VISIBILITY_SECONDS = 43_200
@@ -104,6 +106,14 @@ class Settings(BaseSettings):
     # The dead-letter queue's MaximumMessageSize (the worker's role may not read it): a copy,
     # body and attributes, never exceeds it. 256 KiB suits any queue; raise it for a 1 MiB one.
     dead_letter_max_message_bytes: int = Field(default=262_144, ge=1024, le=1_048_576)
+    # The bulk lane (campaigns, migrations, replays); queue_url is the interactive lane. Unset:
+    # one lane. Both lanes share the rate limiter, the dedupe store, the topic and the DLQ.
+    bulk_queue_url: str | None = None
+    # Bulk's minimum share of the tokens while interactive requests would take them all.
+    bulk_min_share: float = Field(default=0.1, gt=0, le=0.5)
+    # Bulk messages are received only as many as can start within this many seconds, so the
+    # rest of a backlog stays visible in SQS for other replicas.
+    bulk_horizon_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # AWS location. AWS_REGION is the standard variable; RESEND_REGION wins when set.
     region: str = Field(
@@ -234,7 +244,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("dedupe_max_entries", mode="before")
+    @field_validator("dedupe_max_entries", "bulk_queue_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -268,11 +278,26 @@ class Settings(BaseSettings):
             raise ValueError(
                 "RESEND_RETRY_MAX_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS"
             )
+        if self.bulk_queue_url is not None and self.bulk_queue_url == self.queue_url:
+            raise ValueError("RESEND_BULK_QUEUE_URL must not be RESEND_QUEUE_URL")
+        if self.bulk_horizon_seconds >= self.visibility_timeout_seconds / 2:
+            raise ValueError(
+                "RESEND_BULK_HORIZON_SECONDS must be under half of "
+                "RESEND_VISIBILITY_TIMEOUT_SECONDS"
+            )
         return self
 
     @property
     def is_fifo_queue(self) -> bool:
         return self.queue_url.endswith(".fifo")
+
+    @property
+    def lanes(self) -> dict[Lane, str]:
+        """Each configured lane's queue URL, interactive first."""
+        lanes = {Lane.INTERACTIVE: self.queue_url}
+        if self.bulk_queue_url is not None:
+            lanes[Lane.BULK] = self.bulk_queue_url
+        return lanes
 
     @property
     def user_pool_region(self) -> str:
