@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from worker.lanes import Lane
 from worker.settings import DedupeBackend, SettingsError, load_settings
 
 REQUIRED = {
@@ -229,3 +230,46 @@ def test_dedupe_max_entries_refused_without_its_value(
     assert problem.startswith("RESEND_DEDUPE_MAX_ENTRIES: ")
     # The value never appears as a number or word of its own (a 0 inside "100" is the bound).
     assert re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w.])", problem) is None, problem
+
+
+def test_one_lane_unless_a_bulk_queue_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RESEND_BULK_QUEUE_URL", "")
+    settings = load_settings()
+    assert list(settings.lanes.values()) == [REQUIRED["RESEND_QUEUE_URL"]]
+    assert (settings.bulk_min_share, settings.bulk_horizon_seconds) == (0.1, 2.0)
+    bulk = "http://127.0.0.1:1/123456789012/requests-bulk"
+    monkeypatch.setenv("RESEND_BULK_QUEUE_URL", bulk)
+    assert [lane.value for lane in load_settings().lanes] == ["interactive", "bulk"]
+    assert load_settings().lanes[Lane.BULK] == bulk
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"RESEND_BULK_QUEUE_URL": REQUIRED["RESEND_QUEUE_URL"]},
+            "RESEND_BULK_QUEUE_URL must not be RESEND_QUEUE_URL",
+        ),
+        ({"RESEND_BULK_MIN_SHARE": "0"}, "RESEND_BULK_MIN_SHARE: Input should be greater than 0"),
+        (
+            {"RESEND_BULK_MIN_SHARE": "0.9"},
+            "RESEND_BULK_MIN_SHARE: Input should be less than or equal to 0.5",
+        ),
+        ({"RESEND_BULK_MIN_SHARE": "nan"}, "RESEND_BULK_MIN_SHARE"),
+        (
+            {"RESEND_BULK_HORIZON_SECONDS": "40"},
+            "RESEND_BULK_HORIZON_SECONDS must be under half of RESEND_VISIBILITY_TIMEOUT_SECONDS",
+        ),
+    ],
+)
+def test_bad_lane_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str], expected: str
+) -> None:
+    for name, value in {**REQUIRED, **overrides}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(expected)
