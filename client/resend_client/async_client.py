@@ -29,6 +29,7 @@ from resend_client.connection import (
     open_sqs,
 )
 from resend_client.errors import EnqueueError
+from resend_client.lanes import Priority, resolve_queue_url
 from resend_client.receipts import BulkOutcome, BulkReport, EnqueueReceipt
 from resend_client.request_entries import check_delay, make_entry, request_fields
 from resend_client.results import FoundResult, delete_result, find_result
@@ -37,15 +38,20 @@ DEFAULT_CONCURRENCY = 4
 
 
 class ResendClient:
-    """Give either nothing (a session is made, honouring ``profile`` and the usual AWS
+    """The queue is ``queue_url``, or the queue of a lane: ``priority="interactive"`` reads
+    ``RESEND_QUEUE_URL``, ``priority="bulk"`` reads ``RESEND_BULK_QUEUE_URL`` (one or the other,
+    see ``resend_client.lanes``). Anything a job generates belongs on the bulk lane.
+
+    Give either nothing (a session is made, honouring ``profile`` and the usual AWS
     environment), an aiobotocore ``session``, or an open aiobotocore SQS client as
     ``sqs_client`` (then the caller owns it, and the connection options are not used).
     """
 
     def __init__(
         self,
-        queue_url: str,
+        queue_url: str | None = None,
         *,
+        priority: Priority | None = None,
         region: str | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
@@ -59,8 +65,7 @@ class ResendClient:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
-        if not queue_url:
-            raise ValueError("queue_url: required")
+        queue_url = resolve_queue_url(queue_url, priority)
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency: must be between 1 and 64")
         if max_attempts < 1:

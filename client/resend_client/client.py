@@ -1,8 +1,8 @@
 """The client's public names in one place, for ``from resend_client.client import ...``.
 
 Each job lives in a module of its own (entries, the batch call and its retries, bulk sending,
-results, the async and sync clients); this module only gathers them, so code written against
-the single-module client keeps working.
+results, the lanes, the async and sync clients); this module only gathers them, so code written
+against the single-module client keeps working.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from resend_client.batch import (
 from resend_client.bulk_send import Requests
 from resend_client.connection import SQS_MAX_WAIT_SECONDS, region_from_queue_url
 from resend_client.errors import EnqueueError
+from resend_client.lanes import Priority, lane_queue_url
 from resend_client.receipts import BulkOutcome, BulkProblem, BulkReport, EnqueueReceipt
 from resend_client.request_entries import (
     SQS_MAX_DELAY_SECONDS,
@@ -40,10 +41,12 @@ __all__ = [
     "EnqueueError",
     "EnqueueReceipt",
     "FoundResult",
+    "Priority",
     "Requests",
     "ResendClient",
     "SyncResendClient",
     "build_request",
+    "lane_queue_url",
     "new_request_id",
     "parse_result",
     "region_from_queue_url",

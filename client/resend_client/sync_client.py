@@ -16,16 +16,20 @@ from typing import Any, TypeVar
 from resend_contract.models import ResendRequest, Result
 
 from resend_client.async_client import ResendClient
+from resend_client.lanes import Priority, resolve_queue_url
 from resend_client.receipts import BulkOutcome, BulkReport, EnqueueReceipt
 
 T = TypeVar("T")
 
 
 class SyncResendClient:
-    """Takes the options of ``ResendClient``; its methods are the same, without ``await``."""
+    """Takes the options of ``ResendClient`` (``queue_url`` or ``priority`` included); its
+    methods are the same, without ``await``."""
 
-    def __init__(self, queue_url: str, **options: Any) -> None:
-        self._queue_url = queue_url
+    def __init__(
+        self, queue_url: str | None = None, *, priority: Priority | None = None, **options: Any
+    ) -> None:
+        self._queue_url = resolve_queue_url(queue_url, priority)
         self._options = options
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -67,6 +71,10 @@ class SyncResendClient:
         finally:
             self._client = None
             self._stop_loop()
+
+    @property
+    def queue_url(self) -> str:
+        return self._queue_url
 
     def _stop_loop(self) -> None:
         loop, thread = self._loop, self._thread

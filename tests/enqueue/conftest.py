@@ -40,6 +40,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ENDPOINT_URL_SQS",
         "AWS_DEFAULT_OUTPUT",
         "RESEND_QUEUE_URL",
+        "RESEND_BULK_QUEUE_URL",
         "RESEND_RESULTS_QUEUE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -72,9 +73,10 @@ async def async_sqs(devstack: DevStack) -> AsyncIterator[Any]:
 
 @pytest.fixture
 def worker_process(resources: DevResources, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The worker draining both lanes, as a deployment with a bulk lane runs it."""
     env = {
         **os.environ,
-        **resources.worker_env(),
+        **resources.worker_env(bulk_lane=True),
         "RESEND_METRICS_PORT": "0",
         "RESEND_METRICS_HOST": "127.0.0.1",
         "RESEND_RECEIVE_WAIT_SECONDS": "1",

@@ -17,6 +17,7 @@ no variable the README never defines.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -76,6 +77,7 @@ def stack_values(resources: DevResources) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": resources.endpoint_url,
         "RESEND_QUEUE_URL": resources.queue_url,
+        "RESEND_BULK_QUEUE_URL": resources.bulk_queue_url,
         "RESEND_RESULTS_QUEUE_URL": resources.results_queue_url,
         "CLIENT_ID": resources.client_id,
     }
@@ -165,3 +167,14 @@ def test_the_readme_examples_use_only_variables_they_define() -> None:
         defined = set(re.findall(r"(?:export )?(\w+)=", block)) | documented
         used = set(re.findall(r"\$\{?(\w+)", block))
         assert used <= defined, used - defined
+
+
+def test_every_option_of_the_command_is_documented() -> None:
+    from resend_client.enqueue.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    text = DOCS.read_text()
+    options = [o for a in commands.choices["enqueue"]._actions for o in a.option_strings]
+    missing = [o for o in options if o.startswith("--") and o != "--help" and f"`{o}" not in text]
+    assert "--priority" in options
+    assert missing == []

@@ -188,9 +188,7 @@ async def test_shared_limiter_interactive_on_one_replica_takes_the_bucket_from_b
         tasks = [asyncio.create_task(caller(bulk_replica, BULK)) for _ in range(8)]
         await asyncio.sleep(0.5)  # bulk alone has the bucket
         alone = len(granted[BULK])
-        tasks += [
-            asyncio.create_task(caller(interactive_replica, INTERACTIVE)) for _ in range(8)
-        ]
+        tasks += [asyncio.create_task(caller(interactive_replica, INTERACTIVE)) for _ in range(8)]
         await asyncio.sleep(0.5)
         mark = time.monotonic()
         await asyncio.sleep(2.5)

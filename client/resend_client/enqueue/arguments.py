@@ -17,6 +17,7 @@ from resend_client.enqueue.params import (
     COGNITO_PARAMETERS,
     REQUEST_ID,
 )
+from resend_client.lanes import PRIORITIES, Priority
 
 DEFAULT_WAIT_SECONDS = 60.0
 MAX_WAIT_SECONDS = 12 * 3600
@@ -64,7 +65,17 @@ def _request(parser: argparse.ArgumentParser) -> None:
 def _queue(parser: argparse.ArgumentParser) -> None:
     queue = parser.add_argument_group("queue")
     queue.add_argument(
-        "--queue-url", metavar="<url>", help="the request queue (default: $RESEND_QUEUE_URL)"
+        "--queue-url",
+        metavar="<url>",
+        help="the request queue, which names its lane (default: the --priority lane's queue)",
+    )
+    queue.add_argument(
+        "--priority",
+        type=_priority,
+        metavar="{interactive,bulk}",
+        help="the lane: interactive ($RESEND_QUEUE_URL) when a person is waiting, bulk "
+        "($RESEND_BULK_QUEUE_URL) for what a job generates (default: interactive; bulk for "
+        "--from-file when $RESEND_BULK_QUEUE_URL is set); not with --queue-url",
     )
     queue.add_argument(
         "--delay-seconds",
@@ -191,6 +202,13 @@ def bounded_int(low: int, high: int) -> Any:
         return value
 
     return parse
+
+
+def _priority(text: str) -> Priority:
+    for priority in PRIORITIES:
+        if text == priority:
+            return priority
+    raise argparse.ArgumentTypeError("must be interactive or bulk")
 
 
 def _wait_seconds(text: str) -> float:

@@ -23,12 +23,15 @@ examples:
   resend-client enqueue --client-id 1example23456789 --username jane
   resend-client enqueue --cli-input-json file://request.json --request-id signup-42 --wait
   resend-client enqueue --from-file requests.jsonl --receipts-file sent.jsonl
+  resend-client enqueue --priority bulk --client-id 1example23456789 --username jane
 
-The queue is --queue-url or RESEND_QUEUE_URL; credentials, region and output come from the usual
-AWS settings (--profile, --region, AWS_* variables, the config file). Exit status (the AWS CLI
-v2's): 0 sent; 1 not every line sent, or the awaited result is failed or invalid; 130 Ctrl-C;
-252 bad command line; 253 bad configuration; 254 SQS answered with an error; 255 anything else
-(connection failures, --wait timed out). Nothing is sent with 252 or 253.
+The queue is --queue-url, or a lane's: --priority interactive is RESEND_QUEUE_URL (the default
+for one request), --priority bulk is RESEND_BULK_QUEUE_URL (the default for --from-file when it
+is set). Credentials, region and output come from the usual AWS settings (--profile, --region,
+AWS_* variables, the config file). Exit status (the AWS CLI v2's): 0 sent; 1 not every line
+sent, or the awaited result is failed or invalid; 130 Ctrl-C; 252 bad command line; 253 bad
+configuration; 254 SQS answered with an error; 255 anything else (connection failures, --wait
+timed out). Nothing is sent with 252 or 253.
 """
 
 

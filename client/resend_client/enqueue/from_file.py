@@ -6,6 +6,8 @@ endpoint that cannot be reached, or Ctrl-C. The first Ctrl-C stops the reading a
 under way finish, so their requests are counted; a second one abandons them. With
 ``--receipts-file`` each accepted line is recorded as SQS takes it, and a rerun with the same
 file skips those lines: an interrupted backfill resumes without sending anything twice.
+Without ``--queue-url`` or ``--priority`` the lines go to the bulk lane when one is configured,
+else to the interactive lane with a note saying so (``queue_flags.queue_url``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from resend_client.enqueue.exits import UsageError
 from resend_client.enqueue.output import QueryFailed, check_query
 from resend_client.enqueue.params import CLI_INPUT_JSON, CLI_INPUT_YAML, REQUEST_PARAMETERS
 from resend_client.enqueue.progress import ProgressBar
-from resend_client.enqueue.queue_flags import fifo_problems, queue_url
+from resend_client.enqueue.queue_flags import QueueChoice, fifo_problems, queue_url
 from resend_client.enqueue.settings import client_options, output_format
 from resend_client.errors import EnqueueError
 from resend_client.receipts import BulkOutcome, BulkReport
@@ -36,8 +38,8 @@ SHOWN_PROBLEMS = 100
 _SAMPLE = {"Sent": 0, "Invalid": 0, "Failed": 0, "Skipped": 0, "Unsent": 0}
 
 
-def _checked(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """The queue URL and client options, or ``UsageError`` with every problem at once."""
+def _checked(args: argparse.Namespace) -> tuple[QueueChoice, dict[str, Any]]:
+    """The queue and client options, or ``UsageError`` with every problem at once."""
     conflicting = [p.flag for p in REQUEST_PARAMETERS if getattr(args, p.dest) is not None]
     for flag, value in (
         (CLI_INPUT_JSON, args.cli_input_json),
@@ -54,10 +56,10 @@ def _checked(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             f"argument --from-file: not allowed with {', '.join(conflicting)} "
             "(each line is a whole request)"
         )
-    url = ""
+    queue = QueueChoice("")
     if not args.validate_only:
-        url = queue_url(args, problems)
-        problems.extend(fifo_problems(args, url.endswith(".fifo")))
+        queue = queue_url(args, problems, bulk_send=True)
+        problems.extend(fifo_problems(args, queue.url.endswith(".fifo")))
     options = client_options(args, problems)
     if args.query is not None:
         why = check_query(args.query, [_SAMPLE, {"Valid": 0, "Invalid": 0}])
@@ -65,16 +67,19 @@ def _checked(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             problems.append(f"argument --query: {why}")
     if problems:
         raise UsageError(problems)
-    return url, options
+    return queue, options
 
 
 def run(args: argparse.Namespace) -> int:
-    url, options = _checked(args)
+    queue, options = _checked(args)
+    url = queue.url
     printer = Printer(output_format(args), args.query)
 
     name = "<stdin>" if args.from_file == "-" else args.from_file
     try:
         with open_source(args.from_file) as stream:
+            if queue.note is not None:
+                note(queue.note)  # before the first pass: a long file can still be stopped
             checked = scan(stream)
             _report_lines(name, checked.problems, checked.invalid)
             if args.validate_only:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         if given:
             problems.append(f"argument {flag}: only with --from-file")
-    url = queue_url(args, problems)
+    url = queue_url(args, problems).url
     fifo = url.endswith(".fifo")
     problems.extend(fifo_problems(args, fifo))
     request = _request(args, problems)
