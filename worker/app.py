@@ -189,6 +189,8 @@ def _consumers(
         fail_open=settings.dedupe_fail_open,
         recent_max_entries=settings.dedupe_bound,
     )
+    # Closed after every consumer has finished (the stack unwinds after the poller returns).
+    stack.push_async_callback(claims.close)
     limiter = edges.limiter
     consumers = []
     for lane, queue in edges.queues.items():

@@ -62,7 +62,6 @@ class Proceed:
 
     key: str | None
     owner: str | None
-    renewer: asyncio.Task[None] | None = field(default=None, repr=False)
     # The outcome-unknown result written with SENDING; set once the call may go out.
     provisional: ResultJson | None = None
     # The result stored at the end and its JSON, kept to mark it published without serialising
@@ -127,6 +126,11 @@ class Claims:
         # still land, and must not be left to answer "unknown" for a call never made.
         self._pending: dict[tuple[str, str], ResultJson | None] = {}
         self._flush_lock = asyncio.Lock()
+        # Claims held, by (key, owner), with when each was taken or last renewed: one task
+        # renews them all, as the consumer extends every message's visibility from one loop,
+        # instead of a task (and a timer) per claim.
+        self._held: dict[tuple[str, str], float] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     @property
     def pending_completions(self) -> int:
@@ -146,7 +150,8 @@ class Claims:
             while True:
                 claim = await self._store.claim(key, owner, self._lease)
                 if claim.won:
-                    return Proceed(key, owner, asyncio.create_task(self._renew(key, owner)))
+                    self._hold(key, owner)
+                    return Proceed(key, owner)
                 existing = claim.existing
                 if existing is not None and existing.status is Status.COMPLETED:
                     return self._answer(existing.result or {}, message_id, request_id)
@@ -245,16 +250,46 @@ class Claims:
             raise CallNotStarted("dedupe_lease_lost")
         proceed.provisional = document
 
+    def _hold(self, key: str, owner: str) -> None:
+        self._held[(key, owner)] = time.monotonic()
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_held())
+
+    async def _renew_held(self) -> None:
+        """Every third of a lease, renew each claim not renewed for half of that.
+
+        So no claim goes more than half a lease unrenewed. The task ends when nothing is held;
+        the next claim starts it again.
+        """
+        interval = self._lease / 3
+        while self._held:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            due = [held for held, since in self._held.items() if now - since >= interval / 2]
+            if due:
+                await asyncio.gather(*(self._renew(key, owner) for key, owner in due))
+
     async def _renew(self, key: str, owner: str) -> None:
         assert self._store is not None
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            try:
-                if not await self._store.renew(key, owner, self._lease):
-                    log.warning("dedupe lease lost while calling Cognito")
-                    return
-            except DedupeStoreError as exc:
-                log.warning("dedupe lease renewal failed", error=str(exc))
+        try:
+            renewed = await self._store.renew(key, owner, self._lease)
+        except DedupeStoreError as exc:
+            log.warning("dedupe lease renewal failed", error=str(exc))
+            return
+        if (key, owner) not in self._held:
+            return  # finished while the renewal was under way: a refusal means nothing
+        if renewed:
+            self._held[(key, owner)] = time.monotonic()
+        else:
+            log.warning("dedupe lease lost while calling Cognito")
+            del self._held[(key, owner)]
+
+    async def close(self) -> None:
+        """Stop renewing (at shutdown, once no message is in hand)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
 
     async def mark_published(self, proceed: Proceed, result: Result) -> None:
         """Note in the stored record that the result went out.
@@ -281,10 +316,8 @@ class Claims:
         ``result`` None after the call may have gone out (an exception, a cancellation) is
         recorded as the provisional outcome-unknown result: never released.
         """
-        if proceed.renewer is not None:
-            proceed.renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await proceed.renewer
+        if proceed.key is not None and proceed.owner is not None:
+            self._held.pop((proceed.key, proceed.owner), None)
         if self._store is None or proceed.key is None:
             return
         document: ResultJson | None = None

@@ -15,6 +15,7 @@ from resend_contract.models import ErrorInfo, Outcome, ResendRequest, Result
 from worker.claims import Answered, Claims, Proceed, Wait
 from worker.cognito import CallNotStarted
 from worker.dedupe import DedupeStoreError
+from worker.dedupe.keys import dedupe_key
 from worker.dedupe.memory import MemoryDedupeStore
 
 REQUEST = ResendRequest(ClientId="client1", Username="jane")
@@ -64,8 +65,7 @@ async def test_a_worker_that_vanished_mid_call_leaves_an_unknown_answer() -> Non
     first = claims(store)
     claim = await proceed(first, "m1")
     await first.mark_sending(claim, result("m1", Outcome.UNKNOWN))
-    assert claim.renewer is not None
-    claim.renewer.cancel()  # the worker dies: nobody renews, nobody completes
+    await first.close()  # the worker dies: nobody renews, nobody completes
     await asyncio.sleep(0.5)
 
     other = claims(store)
@@ -158,3 +158,32 @@ async def test_an_explicit_refusal_releases_the_record() -> None:
     await subject.finish(claim, None)
     assert await store.get(claim.key or "") is None
     assert isinstance(await subject.claim(REQUEST, "m2", "r-m2"), Proceed)
+
+
+async def test_one_task_renews_every_claim_held_past_its_lease() -> None:
+    store = MemoryDedupeStore(1000)
+    first = claims(store, lease=0.3)
+    renewals = 0
+    renew = store.renew
+
+    async def counted(key: str, owner: str, lease_seconds: float) -> bool:
+        nonlocal renewals
+        renewals += 1
+        return await renew(key, owner, lease_seconds)
+
+    store.renew = counted  # type: ignore[method-assign]
+    tasks_before = len(asyncio.all_tasks())
+    users = [ResendRequest(ClientId="client1", Username=f"user{i}") for i in range(20)]
+    held = [await first.claim(user, f"m{i}", f"r{i}") for i, user in enumerate(users)]
+    assert all(isinstance(claim, Proceed) for claim in held)
+    assert len(asyncio.all_tasks()) == tasks_before + 1  # one renewer, not one per claim
+    await asyncio.sleep(1.0)  # more than three leases
+    assert renewals >= 20 * 3
+    for user in users:
+        intruder = await store.claim(dedupe_key(user.ClientId, user.Username), "other", 0.3)
+        assert not intruder.won, "a claim lapsed while its owner was alive"
+    for claim in held:
+        assert isinstance(claim, Proceed)
+        await first.finish(claim, None)
+    await asyncio.sleep(0.3)
+    assert len(asyncio.all_tasks()) == tasks_before  # nothing held: the renewer ended
