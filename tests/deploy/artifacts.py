@@ -75,6 +75,22 @@ def setting(env: Mapping[str, str], name: str) -> Any:
     return Settings.model_fields[field_name].default
 
 
+# The settings naming the request queues, one per lane, interactive first.
+LANE_QUEUE_SETTINGS = ("RESEND_QUEUE_URL", "RESEND_BULK_QUEUE_URL")
+
+
+def lane_queue_urls(env: Mapping[str, str]) -> dict[str, str]:
+    """Setting name -> queue URL, for each lane this environment configures."""
+    return {name: env[name] for name in LANE_QUEUE_SETTINGS if env.get(name, "").strip()}
+
+
+def queue_arn(url: str) -> str:
+    """The ARN of the SQS queue at ``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME``."""
+    host, account, name = url.removeprefix("https://").split("/")
+    region = host.split(".")[1]
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
 # -- Kubernetes ----------------------------------------------------------------------------
 
 

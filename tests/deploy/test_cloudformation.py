@@ -19,12 +19,15 @@ from .artifacts import (
     configmap_env,
     ecs_env,
     kube,
+    lane_queue_urls,
     render,
     setting,
 )
 from .cfn_values import evaluate, get_att, ref
 
 ENVIRONMENTS = {"kubernetes": configmap_env, "ecs": ecs_env}
+# The request queue of each lane, by the setting that names it.
+LANE_QUEUES = {"RESEND_QUEUE_URL": "Queue", "RESEND_BULK_QUEUE_URL": "BulkQueue"}
 
 
 def test_cfn_lint_is_clean_including_informational_checks() -> None:
@@ -44,6 +47,7 @@ def test_the_worker_settings_name_the_stacks_resources(target: str) -> None:
     env = ENVIRONMENTS[target]()
     template = cloudformation()
     assert env["RESEND_QUEUE_URL"] == render(ref(template, "Queue"))
+    assert env["RESEND_BULK_QUEUE_URL"] == render(ref(template, "BulkQueue"))
     assert env["RESEND_DEAD_LETTER_QUEUE_URL"] == render(ref(template, "DeadLetterQueue"))
     assert env["RESEND_RESULT_TOPIC_ARN"] == render(ref(template, "ResultTopic"))
     assert env["RESEND_DEDUPE_BACKEND"] == "dynamodb"
@@ -51,19 +55,46 @@ def test_the_worker_settings_name_the_stacks_resources(target: str) -> None:
 
 
 @pytest.mark.parametrize("target", sorted(ENVIRONMENTS))
-def test_redrive_leaves_the_worker_its_last_attempt(target: str) -> None:
+def test_every_request_queue_is_a_lane_the_worker_drains(target: str) -> None:
+    """Each queue but the dead-letter one is named by a lane's setting: none is left undrained."""
+    template = cloudformation()
+    queues = {
+        logical_id
+        for logical_id, _ in cfn_resources_of_type("AWS::SQS::Queue")
+        if logical_id != "DeadLetterQueue"
+    }
+    assert queues == set(LANE_QUEUES.values())
+    drained = lane_queue_urls(ENVIRONMENTS[target]())
+    assert drained == {
+        setting_name: render(ref(template, logical_id))
+        for setting_name, logical_id in LANE_QUEUES.items()
+    }
+
+
+def test_outputs_name_every_queue_and_the_topic() -> None:
+    outputs = cloudformation()["Outputs"]
+    assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
+    assert outputs["BulkQueueUrl"]["Value"] == {"Ref": "BulkQueue"}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": "DeadLetterQueue"}
+    assert outputs["ResultTopicArn"]["Value"] == {"Ref": "ResultTopic"}
+
+
+@pytest.mark.parametrize("queue", sorted(LANE_QUEUES.values()))
+@pytest.mark.parametrize("target", sorted(ENVIRONMENTS))
+def test_redrive_leaves_the_worker_its_last_attempt(target: str, queue: str) -> None:
     # The worker answers "failed" itself at RESEND_MAX_ATTEMPTS receives; SQS must not move
-    # the message to the DLQ (without a result) before that.
+    # the message to the DLQ (without a result) before that. Both lanes share the one DLQ.
     env = ENVIRONMENTS[target]()
-    redrive = cfn_resource("Queue")["Properties"]["RedrivePolicy"]
+    redrive = cfn_resource(queue)["Properties"]["RedrivePolicy"]
     assert redrive["maxReceiveCount"] > int(setting(env, "RESEND_MAX_ATTEMPTS"))
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 
 
+@pytest.mark.parametrize("queue_id", sorted(LANE_QUEUES.values()))
 @pytest.mark.parametrize("target", sorted(ENVIRONMENTS))
-def test_queue_timing_matches_the_worker(target: str) -> None:
+def test_queue_timing_matches_the_worker(target: str, queue_id: str) -> None:
     env = ENVIRONMENTS[target]()
-    queue = cfn_resource("Queue")["Properties"]
+    queue = cfn_resource(queue_id)["Properties"]
     dlq = cfn_resource("DeadLetterQueue")["Properties"]
     assert queue["VisibilityTimeout"] == int(setting(env, "RESEND_VISIBILITY_TIMEOUT_SECONDS"))
     # SQS must keep a request at least as long as the worker is willing to answer it.
@@ -76,7 +107,7 @@ def test_queue_timing_matches_the_worker(target: str) -> None:
 
 def test_queues_and_topic_are_encrypted_with_the_stacks_key() -> None:
     key = {"Fn::GetAtt": ["Key", "Arn"]}
-    for logical_id in ("Queue", "DeadLetterQueue", "ResultTopic"):
+    for logical_id in ("Queue", "BulkQueue", "DeadLetterQueue", "ResultTopic"):
         assert cfn_resource(logical_id)["Properties"]["KmsMasterKeyId"] == key, logical_id
     assert cfn_resource("Key")["Properties"]["EnableKeyRotation"] is True
 
@@ -142,7 +173,10 @@ def test_keda_has_its_own_role_that_only_reads_the_queue_depth() -> None:
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == ["sqs:GetQueueAttributes"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    # Every lane's queue, since KEDA has a trigger for each (test_kubernetes checks those).
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": [queue, "Arn"]} for queue in LANE_QUEUES.values()
+    ]
     pod_identity = kube("TriggerAuthentication")["spec"]["podIdentity"]
     assert "identityOwner" not in pod_identity, "mutually exclusive with roleArn"
     assert render(pod_identity["roleArn"]) == (
@@ -159,6 +193,7 @@ def _statements(logical_id: str) -> dict[str, dict[str, Any]]:
     ("policy", "target", "key"),
     [
         ("QueuePolicy", {"Ref": "Queue"}, "Queues"),
+        ("BulkQueuePolicy", {"Ref": "BulkQueue"}, "Queues"),
         ("DeadLetterQueuePolicy", {"Ref": "DeadLetterQueue"}, "Queues"),
         ("ResultTopicPolicy", {"Ref": "ResultTopic"}, "Topics"),
     ],
@@ -174,8 +209,12 @@ def test_queues_and_topic_refuse_requests_without_tls(
     assert "sqs:*" in actions or {"sns:Publish", "sns:Subscribe"} <= set(actions)
 
 
-def test_only_the_producers_may_send_requests() -> None:
-    statements = _statements("QueuePolicy")
+@pytest.mark.parametrize(
+    ("policy", "queue"), [("QueuePolicy", "Queue"), ("BulkQueuePolicy", "BulkQueue")]
+)
+def test_only_the_producers_may_send_requests(policy: str, queue: str) -> None:
+    assert cfn_resource(policy)["Properties"]["Queues"] == [{"Ref": queue}]
+    statements = _statements(policy)
     producers = {"Ref": "ProducerPrincipals"}
     assert cloudformation()["Parameters"]["ProducerPrincipals"]["Type"] == "CommaDelimitedList"
     allow, deny = statements["ProducersSend"], statements["NobodyElseSends"]
@@ -188,7 +227,7 @@ def test_only_the_producers_may_send_requests() -> None:
     assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": producers}}
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
     assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": producers}}
-    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements.values()} == {"Queue"}
+    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements.values()} == {queue}
 
 
 def test_only_the_worker_publishes_and_only_subscribers_subscribe() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import botocore.session
 import pytest
@@ -11,6 +12,7 @@ from botocore.validate import ParamValidator
 from worker.settings import SettingsError, load_settings
 
 from .artifacts import (
+    ECS,
     cfn_resource,
     cloudformation,
     dockerfile_stages,
@@ -18,6 +20,8 @@ from .artifacts import (
     ecs_env,
     ecs_json,
     healthcheck_command,
+    kube,
+    lane_queue_urls,
     setting,
     setting_env_names,
 )
@@ -28,8 +32,16 @@ API_CALLS = {
     "service.json": ("ecs", "CreateService"),
     "scalable-target.json": ("application-autoscaling", "RegisterScalableTarget"),
     "scaling-policy.json": ("application-autoscaling", "PutScalingPolicy"),
+    "scaling-policy-bulk.json": ("application-autoscaling", "PutScalingPolicy"),
 }
+# One target tracking policy per lane. Application Auto Scaling follows whichever policy asks
+# for the most tasks, out and in, like the HPA with one KEDA trigger per lane.
+SCALING_POLICIES = sorted(name for name, call in API_CALLS.items() if call[1] == "PutScalingPolicy")
 ECS_MAX_STOP_TIMEOUT = 120
+
+
+def test_every_ecs_file_is_checked_as_the_input_of_its_call() -> None:
+    assert {path.name for path in ECS.glob("*.json")} == set(API_CALLS)
 
 
 @pytest.mark.parametrize("file_name", sorted(API_CALLS))
@@ -127,11 +139,8 @@ def test_service_and_scaling_stay_within_the_cognito_quota() -> None:
     assert deployment["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
 
-def test_scaling_targets_the_service_and_watches_the_workers_queue() -> None:
-    service, target = ecs_json("service.json"), ecs_json("scalable-target.json")
-    policy = ecs_json("scaling-policy.json")
-    resource_id = f"service/{service['cluster']}/{service['serviceName']}"
-    assert target["ResourceId"] == policy["ResourceId"] == resource_id
+def _watched_queue(policy: dict[str, Any]) -> str:
+    """The one SQS queue a scaling policy's metrics read."""
     metrics = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     queues = {
         d["Value"]
@@ -139,5 +148,61 @@ def test_scaling_targets_the_service_and_watches_the_workers_queue() -> None:
         if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] == "AWS/SQS"
         for d in m["MetricStat"]["Metric"]["Dimensions"]
     }
-    assert queues == {ecs_env()["RESEND_QUEUE_URL"].rsplit("/", 1)[1]}
-    assert sum(1 for m in metrics["Metrics"] if m.get("ReturnData", True)) == 1
+    assert len(queues) == 1, f"{policy['PolicyName']} mixes queues: {sorted(queues)}"
+    (queue,) = queues
+    return str(queue)
+
+
+@pytest.mark.parametrize("file_name", SCALING_POLICIES)
+def test_scaling_policy_targets_the_service_with_one_backlog_per_task(file_name: str) -> None:
+    service, target = ecs_json("service.json"), ecs_json("scalable-target.json")
+    policy = ecs_json(file_name)
+    resource_id = f"service/{service['cluster']}/{service['serviceName']}"
+    assert target["ResourceId"] == policy["ResourceId"] == resource_id
+    assert target["ScalableDimension"] == policy["ScalableDimension"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    metrics = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+    (returned,) = [m for m in metrics["Metrics"] if m.get("ReturnData", True)]
+    # Visible plus in flight, divided by the running tasks: a backlog per task.
+    assert returned["Expression"] == "(visible + inflight) / tasks"
+    names = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in metrics["Metrics"]
+        if "MetricStat" in m
+    }
+    assert names == {
+        "visible": "ApproximateNumberOfMessagesVisible",
+        "inflight": "ApproximateNumberOfMessagesNotVisible",
+        "tasks": "RunningTaskCount",
+    }
+
+
+def test_scaling_watches_every_queue_the_worker_drains_and_no_other() -> None:
+    lanes = lane_queue_urls(ecs_env())
+    # The shipped task definition runs both lanes; each needs its backlog to count.
+    assert set(lanes) == {"RESEND_QUEUE_URL", "RESEND_BULK_QUEUE_URL"}
+    watched = sorted(_watched_queue(ecs_json(name)) for name in SCALING_POLICIES)
+    assert watched == sorted(url.rsplit("/", 1)[1] for url in lanes.values())
+    names = [ecs_json(name)["PolicyName"] for name in SCALING_POLICIES]
+    assert len(set(names)) == len(names), "a second policy of the same name replaces the first"
+
+
+def test_each_lanes_target_is_the_kubernetes_scalers() -> None:
+    """The same backlog per replica on both platforms, lane by lane (the reasoning is in
+    deploy/kubernetes/scaledobject.yaml)."""
+    keda = {
+        trigger["metadata"]["queueURL"].rsplit("/", 1)[1]: float(trigger["metadata"]["queueLength"])
+        for trigger in kube("ScaledObject")["spec"]["triggers"]
+    }
+    ecs = {
+        _watched_queue(policy): float(
+            policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        )
+        for policy in map(ecs_json, SCALING_POLICIES)
+    }
+    assert ecs == keda
+    interactive, bulk = (
+        ecs[url.rsplit("/", 1)[1]]
+        for url in (ecs_env()["RESEND_QUEUE_URL"], ecs_env()["RESEND_BULK_QUEUE_URL"])
+    )
+    assert bulk > interactive

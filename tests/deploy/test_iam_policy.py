@@ -5,9 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .artifacts import KEDA_SCALER_POLICY, WORKER_POLICY, cfn_resource, cloudformation
+import pytest
+
+from .artifacts import (
+    KEDA_SCALER_POLICY,
+    WORKER_POLICY,
+    cfn_resource,
+    cloudformation,
+    configmap_env,
+    ecs_env,
+    lane_queue_urls,
+    queue_arn,
+    render,
+)
 from .aws_calls import KMS_WHEN_ENCRYPTED, actions_called, operation_calls
 from .cfn_values import evaluate
+
+ENVIRONMENTS = {"kubernetes": configmap_env, "ecs": ecs_env}
 
 
 def _policy() -> dict[str, Any]:
@@ -115,14 +129,35 @@ def test_every_worker_role_carries_the_policy() -> None:
         assert "Policies" not in cfn_resource(logical_id)["Properties"], logical_id
 
 
+def _lane_queue_arns(target: str) -> list[str]:
+    """The ARNs of the request queues a target's settings drain, one per lane."""
+    return sorted(queue_arn(url) for url in lane_queue_urls(ENVIRONMENTS[target]()).values())
+
+
+@pytest.mark.parametrize("target", sorted(ENVIRONMENTS))
+def test_worker_consumes_every_lanes_queue_and_only_those(target: str) -> None:
+    consume = [s for s in _policy()["Statement"] if "sqs:ReceiveMessage" in _as_list(s["Action"])]
+    (statement,) = consume
+    # Every lane takes the same four actions: receive, delete, extend or defer, read the policy.
+    assert sorted(_as_list(statement["Action"])) == [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    granted = sorted(render(resource) for resource in _as_list(statement["Resource"]))
+    assert granted == _lane_queue_arns(target)
+    assert len(granted) == 2, "the shipped settings run both lanes"
+
+
 def test_keda_scaler_policy_is_the_stacks_and_reads_only_the_queue_depth() -> None:
     policy = json.loads(KEDA_SCALER_POLICY.read_text(encoding="utf-8"))
     (statement,) = policy["Statement"]
     assert statement["Effect"] == "Allow"
     assert _as_list(statement["Action"]) == ["sqs:GetQueueAttributes"]
-    assert _as_list(statement["Resource"]) == [
-        "arn:aws:sqs:${AWS_REGION}:${AWS_ACCOUNT_ID}:resend-requests"
-    ]
+    # The ConfigMap's lanes' queues, one ScaledObject trigger each; nothing else.
+    granted = sorted(render(resource) for resource in _as_list(statement["Resource"]))
+    assert granted == _lane_queue_arns("kubernetes")
     template = cloudformation()
     (inline,) = cfn_resource("KedaScalerRole")["Properties"]["Policies"]
     in_stack = _normalised(evaluate(template, inline["PolicyDocument"])["Statement"])

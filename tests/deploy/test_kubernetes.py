@@ -22,6 +22,7 @@ from .artifacts import (
     kube,
     kubernetes_resources,
     kustomization,
+    lane_queue_urls,
     render,
     setting,
     setting_env_names,
@@ -99,16 +100,20 @@ def test_custom_resources_have_their_required_fields() -> None:
     scaled = kube("ScaledObject")
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     assert scaled["spec"]["scaleTargetRef"]["name"]
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "aws-sqs-queue"
-    assert {"queueURL", "awsRegion", "queueLength"} <= set(trigger["metadata"])
-    # KEDA's metadata values are strings; a YAML number here is rejected by the scaler.
-    assert all(isinstance(v, str) for v in trigger["metadata"].values())
-
+    triggers = scaled["spec"]["triggers"]
+    assert triggers
     auth = kube("TriggerAuthentication")
     assert auth["apiVersion"] == "keda.sh/v1alpha1"
     assert auth["spec"]["podIdentity"]["provider"] == "aws"
-    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    for trigger in triggers:
+        assert trigger["type"] == "aws-sqs-queue"
+        assert {"queueURL", "awsRegion", "queueLength"} <= set(trigger["metadata"])
+        # KEDA's metadata values are strings; a YAML number here is rejected by the scaler.
+        assert all(isinstance(v, str) for v in trigger["metadata"].values())
+        assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    # Trigger names become part of the HPA's metric names: they must not collide.
+    names = [trigger.get("name") for trigger in triggers]
+    assert len(set(names)) == len(names), names
 
 
 def test_every_configmap_key_is_a_setting_and_the_values_are_valid(
@@ -226,11 +231,46 @@ def test_scaling_stays_within_the_cognito_quota() -> None:
     assert "replicas" not in deployment["spec"], "the ScaledObject owns the replica count"
 
 
-def test_scaler_watches_the_workers_queue() -> None:
-    (trigger,) = kube("ScaledObject")["spec"]["triggers"]
+def _triggers_by_lane_setting() -> dict[str, dict[str, Any]]:
+    """The ScaledObject's trigger for each lane the ConfigMap configures, by its setting."""
+    triggers = kube("ScaledObject")["spec"]["triggers"]
+    by_url = {trigger["metadata"]["queueURL"]: trigger for trigger in triggers}
+    assert len(by_url) == len(triggers), "two triggers watch the same queue"
+    return {
+        name: by_url[url] for name, url in lane_queue_urls(configmap_env()).items() if url in by_url
+    }
+
+
+def test_scaler_watches_every_queue_the_worker_drains_and_no_other() -> None:
     env = configmap_env()
-    assert trigger["metadata"]["queueURL"] == env["RESEND_QUEUE_URL"]
-    assert trigger["metadata"]["awsRegion"] == setting(env, "AWS_REGION")
+    lanes = lane_queue_urls(env)
+    # The shipped ConfigMap runs both lanes; each needs its backlog to count.
+    assert set(lanes) == {"RESEND_QUEUE_URL", "RESEND_BULK_QUEUE_URL"}
+    triggers = kube("ScaledObject")["spec"]["triggers"]
+    assert sorted(t["metadata"]["queueURL"] for t in triggers) == sorted(lanes.values())
+    for trigger in triggers:
+        assert trigger["metadata"]["awsRegion"] == setting(env, "AWS_REGION")
+
+
+def test_bulk_trigger_counts_the_backlog_one_replica_drains_at_its_share() -> None:
+    scaled, env = kube("ScaledObject"), configmap_env()
+    triggers = _triggers_by_lane_setting()
+    interactive, bulk = triggers["RESEND_QUEUE_URL"], triggers["RESEND_BULK_QUEUE_URL"]
+    # In flight counts too: a replica's held messages are part of its backlog.
+    for trigger in (interactive, bulk):
+        assert trigger["metadata"]["scaleOnInFlight"] == "true"
+    # Interactive: what one replica holds (RESEND_CONCURRENCY in flight) plus a little waiting.
+    interactive_length = int(interactive["metadata"]["queueLength"])
+    assert int(setting(env, "RESEND_CONCURRENCY")) < interactive_length
+    # Bulk: the backlog one replica clears in the annotated drain time at its local share.
+    per_replica = float(setting(env, "RESEND_COGNITO_MAX_RPS")) / int(
+        setting(env, "RESEND_EXPECTED_REPLICAS")
+    )
+    drain = float(scaled["metadata"]["annotations"]["resend-worker/bulk-backlog-drain-seconds"])
+    bulk_length = int(bulk["metadata"]["queueLength"])
+    assert bulk_length == round(per_replica * drain)
+    # So a campaign scales the fleet far less eagerly than people waiting do.
+    assert bulk_length > interactive_length * int(scaled["spec"]["maxReplicaCount"])
 
 
 def test_no_placeholder_is_left_unrendered() -> None:

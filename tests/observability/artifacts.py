@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.metrics import MetricWrapperBase
 
-import worker.metrics  # noqa: F401  (registers the catalogue in the default registry)
+import worker.metrics  # (also registers the catalogue in the default registry)
+from worker.lanes import Lane
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "resend-worker-dashboard.json"
@@ -47,6 +49,31 @@ GRAFANA_BUILTINS: Mapping[str, str] = {
     "__interval": "15s",
     "__range": "1h",
 }
+
+
+# The label that tells the interactive lane (RESEND_QUEUE_URL) from the bulk one, and its values.
+LANE = "lane"
+LANES = frozenset(lane.value for lane in Lane)
+
+
+@cache
+def lane_metric_families() -> frozenset[str]:
+    """The metric families the worker labels by lane, as selectors name them (counters with
+    ``_total``, histograms without a suffix)."""
+    families: set[str] = set()
+    for value in vars(worker.metrics).values():
+        if isinstance(value, MetricWrapperBase) and LANE in value._labelnames:
+            suffix = "_total" if isinstance(value, Counter) else ""
+            families.add(value._name + suffix)
+    return frozenset(families)
+
+
+def sample_family(name: str) -> str:
+    """The family a sample name belongs to: ``x_bucket`` -> ``x``; counters keep ``_total``."""
+    for suffix in ("_bucket", "_count", "_sum", "_created"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
 
 
 @cache

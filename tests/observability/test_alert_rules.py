@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -11,14 +12,17 @@ import yaml
 from .artifacts import (
     ALERTS,
     ALERTS_TEST,
+    LANE,
     PROMETHEUS_RULE,
     SCRAPE_SERIES,
     alert_rules,
     exported_metric_names,
+    lane_metric_families,
     rule_groups,
     runbook_sections,
+    sample_family,
 )
-from .promql import metric_names
+from .promql import Selector, metric_names, selectors
 
 ALERT_NAMES = [rule["alert"] for rule in alert_rules()]
 SEVERITIES = {"critical", "warning", "info"}
@@ -118,3 +122,50 @@ def test_every_alert_is_unit_tested_firing_and_silent(name: str) -> None:
 
 def test_unit_tests_name_only_existing_alerts() -> None:
     assert set(_unit_test_cases()) <= set(ALERT_NAMES)
+
+
+# -- lanes ---------------------------------------------------------------------------------
+
+# Latency by lane: the bulk lane waits for minutes or hours by design, so rules read interactive.
+LATENCY_FAMILIES = {"resend_worker_message_age_seconds", "resend_worker_rate_limit_wait_seconds"}
+_GROUPING = re.compile(r"\b(by|without)\s*\(([^)]*)\)")
+
+
+def _lane_selectors(rule: dict[str, Any]) -> list[tuple[str, Selector]]:
+    """(family, selector) for every selector of a lane-labelled metric in the rule."""
+    return [
+        (sample_family(selector.name), selector)
+        for selector in selectors(rule["expr"])
+        if selector.name is not None and sample_family(selector.name) in lane_metric_families()
+    ]
+
+
+def test_the_lane_metrics_are_the_ones_the_rules_expect() -> None:
+    # The rules and the dashboard are written for these four being labelled by lane.
+    assert {
+        "resend_worker_messages_received_total",
+        "resend_worker_messages_processed_total",
+        "resend_worker_message_age_seconds",
+        "resend_worker_rate_limit_wait_seconds",
+    } <= lane_metric_families()
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=ALERT_NAMES)
+def test_no_alert_is_split_by_lane(rule: dict[str, Any]) -> None:
+    """An alert is about the deployment: its lanes are summed or one lane is selected, so a
+    `sum by (...)` never keeps `lane`, and `without` (which would keep it) is not used."""
+    if not _lane_selectors(rule):
+        return
+    for keyword, labels in _GROUPING.findall(rule["expr"]):
+        assert keyword == "by", f"{rule['alert']}: `without` keeps the lane label"
+        assert LANE not in {label.strip() for label in labels.split(",")}, rule["alert"]
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=ALERT_NAMES)
+def test_latency_alerts_read_only_the_interactive_lane(rule: dict[str, Any]) -> None:
+    for family, selector in _lane_selectors(rule):
+        if family not in LATENCY_FAMILIES:
+            continue
+        matcher = selector.matcher(LANE)
+        assert matcher is not None, f"{rule['alert']}: {selector.name} mixes the bulk lane in"
+        assert (matcher.operator, matcher.value) == ("=", "interactive"), rule["alert"]

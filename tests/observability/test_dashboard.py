@@ -3,6 +3,7 @@ metric catalogue."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,15 @@ import yaml
 
 from .artifacts import (
     GRAFANA_BUILTINS,
+    LANE,
+    LANES,
     PanelQuery,
     dashboard,
     exported_metric_names,
+    lane_metric_families,
     panel_queries,
     panels,
+    sample_family,
     substitute,
     used_variables,
     variable_query,
@@ -44,6 +49,15 @@ KEY_METRICS = {
     "resend_worker_message_age_seconds_bucket",
     "resend_worker_sns_publish_total",
     "resend_worker_last_successful_poll_timestamp_seconds",
+    "resend_worker_messages_received_total",
+    "resend_worker_rate_limit_wait_seconds_bucket",
+}
+# The Lanes row: each lane-labelled metric shown per lane, one panel each.
+LANE_PANELS = {
+    "Message age p50 / p95 by lane": "resend_worker_message_age_seconds_bucket",
+    "Throughput by lane": "resend_worker_messages_processed_total",
+    "Rate limit wait p50 / p95 by lane": "resend_worker_rate_limit_wait_seconds_bucket",
+    "Received by lane": "resend_worker_messages_received_total",
 }
 
 
@@ -165,3 +179,53 @@ def test_every_query_parses(promtool: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def _grouped_by(expr: str) -> set[str]:
+    """Every label named in a `by (...)` of the expression."""
+    found: set[str] = set()
+    for labels in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+        found |= {label.strip() for label in labels.split(",")}
+    return found
+
+
+@pytest.mark.parametrize(("title", "metric"), sorted(LANE_PANELS.items()))
+def test_lane_panel_shows_its_metric_per_lane(title: str, metric: str) -> None:
+    (panel,) = [p for p in panels() if p["title"] == title]
+    assert sample_family(metric) in lane_metric_families(), f"{metric} has no lane label"
+    targets = panel["targets"]
+    assert targets
+    for target in targets:
+        assert metric_names(substitute(target["expr"], VALUES)) == {metric}
+        # One line per lane, named after it, and no lane filtered out.
+        assert LANE in _grouped_by(target["expr"]), f"{title} [{target['refId']}]"
+        assert "{{lane}}" in target["legendFormat"], f"{title} [{target['refId']}]"
+        for selector in selectors(substitute(target["expr"], VALUES)):
+            assert selector.matcher(LANE) is None, f"{title} shows only some lanes"
+
+
+def test_the_lanes_row_holds_the_lane_panels() -> None:
+    rows = sorted((p["gridPos"]["y"], p["title"]) for p in panels() if p["type"] == "row")
+    (lanes_y,) = [y for y, title in rows if title == "Lanes"]
+    next_y = min((y for y, _ in rows if y > lanes_y), default=10**6)
+    inside = {p["title"] for p in panels() if lanes_y < p["gridPos"]["y"] < next_y}
+    assert inside == set(LANE_PANELS)
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=QUERY_IDS)
+def test_a_lane_is_selected_only_by_its_exact_name(query: PanelQuery) -> None:
+    """A lane matcher names a lane the worker has; a typo would show an empty panel forever."""
+    for selector in selectors(substitute(query.expr, VALUES)):
+        matcher = selector.matcher(LANE)
+        if matcher is not None:
+            assert matcher.operator == "=" and matcher.value in LANES, query.label
+
+
+def test_overview_age_is_the_interactive_lanes() -> None:
+    """The objective (and ResendWorkerMessageAgeHigh) is about interactive requests; a bulk
+    campaign must not turn the overview red."""
+    (panel,) = [p for p in panels() if p["type"] == "stat" and "Message age" in p["title"]]
+    for target in panel["targets"]:
+        for selector in selectors(substitute(target["expr"], VALUES)):
+            matcher = selector.matcher(LANE)
+            assert matcher is not None and (matcher.operator, matcher.value) == ("=", "interactive")

@@ -6,6 +6,7 @@ actually exports, that rule evaluation raises no error, and that the key panels 
 
 One worker process handles a mix of requests (sent, duplicate, failed, invalid, throttled, daily
 email limit) in waves a scrape or more apart, so counters move between scrapes and rate() sees it.
+It drains both lanes: most requests come on the interactive queue, a few on the bulk one.
 """
 
 from __future__ import annotations
@@ -57,9 +58,14 @@ MUST_SHOW_DATA = {
     "Throughput by outcome",
     "Cognito latency p50 / p95 / p99",
     "Cognito results by code",
+    "Message age p50 / p95 by lane",
+    "Throughput by lane",
+    "Received by lane",
 }
 # What the traffic below must produce, as Prometheus sees it.
-EXPECTED_OUTCOMES = {"sent": 8, "duplicate": 2, "failed": 3, "invalid": 1}
+EXPECTED_OUTCOMES = {"sent": 10, "duplicate": 2, "failed": 3, "invalid": 1}
+# Of those, the results of each lane: the bulk queue carries two requests, both sent.
+EXPECTED_RESULTS_BY_LANE = {"interactive": 14, "bulk": 2}
 
 
 @dataclass
@@ -71,19 +77,25 @@ class Scraped:
     instance: str
 
 
-def requests_in_waves(resources: DevResources) -> list[list[str]]:
+def requests_in_waves(resources: DevResources) -> list[list[tuple[str, str]]]:
+    """(queue URL, body) of each request, wave by wave."""
     users = [user.username for user in resources.unconfirmed_users]
 
     def body(username: str, client_id: str | None = None) -> str:
         return json.dumps({"ClientId": client_id or resources.client_id, "Username": username})
 
     confirmed = resources.confirmed_users[0].username
-    return [
+    interactive, bulk = resources.queue_url, resources.bulk_queue_url
+    waves = [
         [*map(body, users[0:3]), body(confirmed), body("nobody-here")],
         [*map(body, users[3:6]), '{"ClientId": 42}', body(users[0], "nosuchclient1234")],
         # users[0:2] again: duplicates; users[8] is throttled, users[9] hits the daily limit.
         [*map(body, users[6:8]), *map(body, users[0:2]), body(users[8]), body(users[9])],
     ]
+    lanes = [[(interactive, text) for text in wave] for wave in waves]
+    # The bulk lane: users[10:12], in the last wave, so rate() over the last minute sees them.
+    lanes[-1] += [(bulk, body(username)) for username in users[10:12]]
+    return lanes
 
 
 async def send_traffic(resources: DevResources) -> None:
@@ -95,8 +107,8 @@ async def send_traffic(resources: DevResources) -> None:
         aws_secret_access_key="testing",
     ) as sqs:
         for wave in requests_in_waves(resources):
-            for text in wave:
-                await sqs.send_message(QueueUrl=resources.queue_url, MessageBody=text)
+            for queue_url, text in wave:
+                await sqs.send_message(QueueUrl=queue_url, MessageBody=text)
             # More than a scrape interval: each wave lands in a later scrape than the last.
             await asyncio.sleep(2.5)
 
@@ -109,7 +121,7 @@ async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scr
     with DevStack() as devstack:
         admin = AsyncDevStackAdmin(devstack.endpoint_url)
         resources = await provision(
-            devstack.endpoint_url, name=f"obs{suffix}", users=10, user_prefix=f"obs{suffix}"
+            devstack.endpoint_url, name=f"obs{suffix}", users=12, user_prefix=f"obs{suffix}"
         )
         users = resources.unconfirmed_users
         await admin.set_faults(
@@ -137,7 +149,7 @@ async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scr
                 worker = await start_worker(
                     workdir,
                     {
-                        **resources.worker_env(),
+                        **resources.worker_env(bulk_lane=True),
                         "RESEND_METRICS_HOST": "127.0.0.1",
                         "RESEND_METRICS_PORT": str(metrics_port),
                         "RESEND_RECEIVE_WAIT_SECONDS": "1",
@@ -204,6 +216,32 @@ async def test_outcomes_match_the_traffic(scraped: Scraped) -> None:
     assert set(seen) == {outcome.value for outcome in Outcome}
     assert {name for name, count in seen.items() if count > 0} == set(EXPECTED_OUTCOMES)
     assert all(seen[name] >= count for name, count in EXPECTED_OUTCOMES.items()), seen
+
+
+async def by_lane(prometheus: Prometheus, expr: str) -> dict[str, int]:
+    result = await prometheus.query(f"sum by (lane) ({expr})")
+    return {sample["metric"]["lane"]: round(float(sample["value"][1])) for sample in result}
+
+
+async def test_each_lane_is_counted_apart(scraped: Scraped) -> None:
+    """Both lanes' series exist, and each counts its own queue's requests: every delivery
+    received, every result, every age observed, every token waited for."""
+    prometheus, selector = scraped.prometheus, f'{{job="{JOB}"}}'
+    received = await by_lane(prometheus, f"resend_worker_messages_received_total{selector}")
+    results = await by_lane(prometheus, f"resend_worker_messages_processed_total{selector}")
+    ages = await by_lane(prometheus, f"resend_worker_message_age_seconds_count{selector}")
+    waits = await by_lane(prometheus, f"resend_worker_rate_limit_wait_seconds_count{selector}")
+    for name, seen in (("received", received), ("results", results), ("ages", ages)):
+        assert set(seen) == set(EXPECTED_RESULTS_BY_LANE), f"{name}: {seen}"
+        # At least once: a redelivered message is received (and may be answered) again.
+        for lane, count in EXPECTED_RESULTS_BY_LANE.items():
+            assert seen[lane] >= count, f"{name} of the {lane} lane: {seen}"
+    # The bulk requests were sent, so each took a token in the bulk lane.
+    assert waits.get("bulk", 0) >= EXPECTED_RESULTS_BY_LANE["bulk"], waits
+    bulk_outcomes = await prometheus.query(
+        f'sum by (outcome) (resend_worker_messages_processed_total{{job="{JOB}", lane="bulk"}}) > 0'
+    )
+    assert {sample["metric"]["outcome"] for sample in bulk_outcomes} == {"sent"}
 
 
 async def test_dashboard_variables_resolve(scraped: Scraped) -> None:
