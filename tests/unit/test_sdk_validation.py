@@ -7,6 +7,9 @@ stops paying for it on every call.
 
 from __future__ import annotations
 
+import contextlib
+
+import botocore
 import botocore.session
 from botocore.validate import ParamValidator
 from hypothesis import given, settings
@@ -64,3 +67,35 @@ def test_every_client_skips_the_sdk_validation() -> None:
     )
     for config in (cognito_config(settings_), queue_config(settings_)):
         assert getattr(config, "parameter_validation", None) is False
+
+
+async def test_every_request_carries_the_fixed_user_agent() -> None:
+    """Built once, not per request; still naming the versions AWS support asks for."""
+    from aiobotocore.session import get_session
+
+    from worker import __version__
+    from worker.aws import USER_AGENT
+
+    assert USER_AGENT.startswith(f"resend-worker/{__version__} aiobotocore/")
+    assert " Python/" in USER_AGENT
+    settings_ = Settings(
+        queue_url="http://127.0.0.1:1/123456789012/q",
+        result_topic_arn="arn:aws:sns:us-east-1:123456789012:results",
+    )
+    seen: list[str] = []
+
+    def capture(request: object, **_: object) -> None:
+        header = request.headers["User-Agent"]  # type: ignore[attr-defined]
+        seen.append(header.decode() if isinstance(header, bytes) else header)
+        raise RuntimeError("captured")  # never leaves the process
+
+    async with get_session().create_client(
+        "cognito-idp",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:1",
+        config=cognito_config(settings_),
+    ) as client:
+        client.meta.events.register("before-send", capture)
+        with contextlib.suppress(RuntimeError):
+            await client.resend_confirmation_code(ClientId="abc", Username="jane")
+    assert seen == [f"{USER_AGENT} botocore/{botocore.__version__}"]
