@@ -84,11 +84,27 @@ def _scrub(value: Any, limit: int = MAX_FIELD_CHARS) -> Any:
     return value
 
 
+# Field names come from the code (a few dozen), so whether one names a secret is decided once;
+# the bound keeps a caller that makes up names from growing it.
+_SECRET_KEY: dict[str, bool] = {}
+_SECRET_KEY_MAX = 1024
+
+
+def _names_a_secret(key: str) -> bool:
+    known = _SECRET_KEY.get(key)
+    if known is None:
+        lowered = key.lower()
+        known = any(word in lowered for word in SECRET_KEYS)
+        if len(_SECRET_KEY) < _SECRET_KEY_MAX:
+            _SECRET_KEY[key] = known
+    return known
+
+
 def scrub_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key.startswith("_"):
             continue  # structlog's own (the stdlib record), never rendered
-        if any(word in key.lower() for word in SECRET_KEYS):
+        if _names_a_secret(key):
             event[key] = "<redacted>"
         elif key == "exception":
             event[key] = _scrub(event[key], MAX_EXCEPTION_CHARS)

@@ -11,6 +11,7 @@ import pytest
 import structlog
 from botocore.exceptions import ClientError
 
+from worker import logs
 from worker.logs import (
     MAX_FIELD_CHARS,
     configure_logging,
@@ -123,3 +124,15 @@ def test_logged_exceptions_carry_frames_and_type_but_no_message(
     assert "TOPSECRETVALUE" not in line
     assert document["exception"].endswith("ValueError")
     assert "test_logs.py" in document["exception"]
+
+
+def test_secret_key_names_are_redacted_every_time_and_made_up_names_stay_bounded() -> None:
+    for _ in range(3):  # decided once per name, then remembered: the same answer each line
+        event = scrub_event(None, "info", {"Api_Token": "t", "tokenizer_id": "x", "outcome": "s"})
+        assert event == {"Api_Token": "<redacted>", "tokenizer_id": "<redacted>", "outcome": "s"}
+    for i in range(5000):
+        scrub_event(None, "info", {f"field{i}": "v"})
+    assert len(logs._SECRET_KEY) <= logs._SECRET_KEY_MAX
+    assert scrub_event(None, "info", {"my_password_9999": "p"}) == {
+        "my_password_9999": "<redacted>"
+    }
