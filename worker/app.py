@@ -214,8 +214,10 @@ def _consumers(
                 concurrency=settings.concurrency,
                 wait_seconds=settings.receive_wait_seconds,
                 fifo=queue.url.endswith(".fifo"),
+                # Bulk holds what this replica can start within the horizon: its own part of the
+                # fleet's rate, at bulk's recent share of it.
                 allowed_rps=(
-                    (lambda: limiter.allowed_rps * limiter.turns.bulk_share())
+                    (lambda: limiter.replica_rps * limiter.turns.bulk_share())
                     if bulk
                     else (lambda: limiter.allowed_rps)
                 ),

@@ -54,6 +54,11 @@ class RateLimiter(Protocol):
         ...
 
     @property
+    def replica_rps(self) -> float:
+        """This replica's expected part of ``allowed_rps`` (the fleet's, when shared)."""
+        ...
+
+    @property
     def turns(self) -> Turns:
         """The waiters' queue: what an interactive or bulk caller waits behind."""
         ...

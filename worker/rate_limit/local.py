@@ -19,13 +19,12 @@ to the sleeping head too: it re-checks its due time on waking.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from worker import metrics
 from worker.lanes import Lane
 from worker.rate_limit.aimd import AimdPolicy, AimdRate
-from worker.rate_limit.turns import DEFAULT_MIN_SHARE, Turns
+from worker.rate_limit.turns import DEFAULT_MIN_SHARE, Turn, Turns
 
 # Looked up once per lane rather than once a call.
 _WAIT = metrics.Children(metrics.rate_limit_wait)
@@ -45,19 +44,23 @@ class LocalRateLimiter:
         return self._aimd.rate
 
     @property
+    def replica_rps(self) -> float:
+        return self._aimd.rate
+
+    @property
     def max_rps(self) -> float:
         return self._aimd.policy.max_rps
 
     async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> float:
         started = time.monotonic()
-        async with self.turns.turn(lane):
-            await self.wait_turn()
+        async with self.turns.turn(lane) as turn:
+            await self.wait_turn(turn)
         waited = time.monotonic() - started
         _WAIT(lane).observe(waited)
         return waited
 
-    async def wait_turn(self) -> None:
-        """Wait for a token, holding the turn already: for limiters that wrap this one."""
+    async def wait_turn(self, turn: Turn) -> None:
+        """Wait for a token, holding ``turn`` (this limiter's, or a wrapping limiter's)."""
         while True:
             now = time.monotonic()
             before = self._aimd.rate
@@ -69,7 +72,8 @@ class LocalRateLimiter:
             due = self._last_grant + 1.0 / self._aimd.rate
             if now >= due:
                 break
-            await asyncio.sleep(due - now)
+            if await turn.pause(due - now):
+                await turn.give_way()  # an interactive request takes this slot first
         self._last_grant = now
 
     def on_throttled(self) -> None:

@@ -15,12 +15,12 @@ behind, and a fleet that comes back starts from the maximum as a local limiter w
 
 Acquisition is one script call. Like the local bucket it spaces grants ``1 / rate`` apart with no
 burst (see ``worker.rate_limit.local`` for why). The script grants the next slot when it falls
-within a short horizon (0.5 s) and answers how long until it is due; the caller sleeps that long
-and goes. A slot further away is not reserved: the answer is how long until it is within the
-horizon, and the caller sleeps and asks again. Reserving the next slot, instead of polling until a
-token is there, costs one round trip per call and loses neither the round trip nor the wake-up
-lateness to the pacing. The horizon bounds how long a cut of the rate can wait for the slots
-already handed out. Within a replica, waiters queue on ``Turns`` (interactive first) and only
+within a short horizon (0.5 s; for bulk, one slot) and answers how long until it is due; the caller
+sleeps that long and goes. A slot further away is not reserved: the answer is how long until it is
+within the horizon, and the caller sleeps and asks again. Reserving the next slot, instead of
+polling until a token is there, costs one round trip per call and loses neither the round trip nor
+the wake-up lateness to the pacing. The horizon bounds how long a cut of the rate can wait for the
+slots already handed out. Within a replica, waiters queue on ``Turns`` (interactive first) and only
 the head talks to Redis, so each replica holds at most one reservation and Redis sees one request
 per grant. A waiter cancelled after its reservation wastes that slot, which errs below the quota.
 
@@ -83,7 +83,7 @@ end
 
 # ARGV[3]: horizon in seconds, ARGV[4]: lane ('interactive' or 'bulk'), ARGV[5]: interactive
 # waiters queued behind this one on the caller's replica, ARGV[6]: bulk's minimum share.
-# Returns {granted 0|1, wait in microseconds, rate, 1 if bulk was held back for interactive}.
+# Returns {granted 0|1, wait in microseconds, rate}.
 #
 # Fleet-wide priority: an interactive caller with more queued behind it, or whose slot is beyond
 # the horizon, marks the bucket 'interactive until' a slot past its own. While the mark holds, a
@@ -100,20 +100,25 @@ local share = tonumber(ARGV[6])
 local rate = load_rate()
 local interval = 1 / rate
 local held_until = tonumber(redis.call('HGET', KEYS[1], 'interactive_until'))
+local credit = nil
 if lane == 'bulk' and held_until and held_until > now then
-  local credit = tonumber(redis.call('HGET', KEYS[1], 'bulk_credit')) or 0
+  credit = tonumber(redis.call('HGET', KEYS[1], 'bulk_credit')) or 0
   if credit < 1 then
     redis.call('HSET', KEYS[1], 'bulk_refused', fmt(now))
     redis.call('PEXPIRE', KEYS[1], ttl_ms)
     local retry = math.min(held_until - now, interval)
-    return {0, math.ceil(retry * 1000000), fmt(rate), 1}
+    return {0, math.ceil(retry * 1000000), fmt(rate)}
   end
-  redis.call('HSET', KEYS[1], 'bulk_credit', fmt(credit - 1))
 end
 local due = now
 local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 if last and last + interval > now then due = last + interval end
 local wait = due - now
+if lane == 'bulk' then
+  -- Bulk reserves only the next slot, so an interactive request finds at most one reserved
+  -- slot per replica ahead of it, not a horizon's worth.
+  horizon = math.min(horizon, interval)
+end
 if lane == 'interactive' and (queued > 0 or wait > horizon) then
   local mark = due + interval + 0.05
   if not held_until or held_until < mark then
@@ -122,6 +127,10 @@ if lane == 'interactive' and (queued > 0 or wait > horizon) then
 end
 if wait <= horizon then
   redis.call('HSET', KEYS[1], 'last', fmt(due))
+  if credit then
+    -- Bulk takes a slot of its floor while interactive holds the bucket.
+    redis.call('HSET', KEYS[1], 'bulk_credit', fmt(credit - 1))
+  end
   if lane == 'interactive' then
     local refused = tonumber(redis.call('HGET', KEYS[1], 'bulk_refused'))
     if refused and now - refused < 1 then
@@ -131,10 +140,10 @@ if wait <= horizon then
     end
   end
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
-  return {1, math.ceil(wait * 1000000), fmt(rate), 0}
+  return {1, math.ceil(wait * 1000000), fmt(rate)}
 end
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
-return {0, math.ceil((wait - horizon) * 1000000), fmt(rate), 0}
+return {0, math.ceil((wait - horizon) * 1000000), fmt(rate)}
 """
 )
 
@@ -225,6 +234,7 @@ class RedisRateLimiter:
         if expected_replicas < 1:
             raise ValueError("expected_replicas must be at least 1")
         self._policy = AimdPolicy.for_max(max_rps)
+        self._expected_replicas = expected_replicas
         self._fallback = LocalRateLimiter(max_rps / expected_replicas)
         self._key = ratelimit_key(key_prefix)
         self._ttl_ms = int(self._policy.idle_reset * 1000)
@@ -257,6 +267,13 @@ class RedisRateLimiter:
         return self._fallback.allowed_rps if self._fallback_active else self._rate
 
     @property
+    def replica_rps(self) -> float:
+        """This replica's expected part of the fleet's rate (all of its own in fallback)."""
+        if self._fallback_active:
+            return self._fallback.allowed_rps
+        return self._rate / self._expected_replicas
+
+    @property
     def fallback_active(self) -> bool:
         return self._fallback_active
 
@@ -265,23 +282,23 @@ class RedisRateLimiter:
         async with self.turns.turn(lane) as turn:
             while True:
                 if self._fallback_active:
-                    await self._fallback.wait_turn()
+                    await self._fallback.wait_turn(turn)
                     break
                 try:
-                    granted, wait, held_back = await self._take(lane)
+                    granted, wait = await self._take(lane)
                 except _UNAVAILABLE as exc:
                     _reraise_cancellation(exc)
                     self._enter_fallback(exc)
                     continue
                 _reraise_cancellation()
-                if held_back and self.turns.waiting(Lane.INTERACTIVE):
-                    # Interactive requests of other replicas hold the bucket; ours go first.
-                    await turn.give_way()
-                    continue
-                if wait > 0:
-                    await asyncio.sleep(wait)
                 if granted:
+                    if wait > 0:
+                        await asyncio.sleep(wait)  # a reserved slot: kept, never given back
                     break
+                if await turn.pause(wait):
+                    # Refused (not due yet, or held back for other replicas' interactive
+                    # requests) and interactive requests of this replica queued: they go first.
+                    await turn.give_way()
         waited = time.monotonic() - started
         _WAIT(lane).observe(waited)
         return waited
@@ -330,8 +347,8 @@ class RedisRateLimiter:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
 
-    async def _take(self, lane: Lane) -> tuple[bool, float, bool]:
-        """One ask of the shared bucket: granted, seconds to wait, held back for interactive."""
+    async def _take(self, lane: Lane) -> tuple[bool, float]:
+        """One ask of the shared bucket: granted, and the seconds to wait."""
         args = [
             self._policy.max_rps,
             self._ttl_ms,
@@ -341,9 +358,9 @@ class RedisRateLimiter:
             self.turns.min_share,
         ]
         reply: list[Any] = await self._acquire_script(keys=[self._key], args=args)
-        granted, wait_us, rate, held_back = reply
+        granted, wait_us, rate = reply
         self._set_rate(float(rate))
-        return bool(int(granted)), int(wait_us) / 1_000_000, bool(int(held_back))
+        return bool(int(granted)), int(wait_us) / 1_000_000
 
     async def _send_throttle(self) -> None:
         policy = self._policy

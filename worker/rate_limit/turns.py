@@ -10,9 +10,11 @@ So the limiter's waiters queue here instead of on a plain lock:
   taken while it waited, and goes when it has earned a whole one. A saturating interactive
   stream so leaves bulk ``min_share`` of the grants, never nothing.
 
-A holder that finds the token is far away because other replicas' interactive requests hold the
-shared bucket (``worker.rate_limit.redis``) can ``give_way``: it steps back to the front of its
-lane, so this replica's own interactive waiters are not stuck behind it.
+A bulk holder sleeping toward a slot it has not been granted yet (the local bucket's next
+token, or the shared bucket refusing it while other replicas' interactive requests hold it)
+wakes when an interactive waiter queues, and gives way: it steps back to the front of its lane,
+so the interactive request takes that slot instead of waiting out the bulk one's and then its
+own.
 
 Cancellation is safe at every point: a cancelled waiter leaves its queue, and one cancelled just
 as the turn reached it passes the turn on.
@@ -44,6 +46,10 @@ class Turns:
         self._waiting: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
         self._held = False
         self._recent: deque[Lane] = deque(maxlen=RECENT_GRANTS)
+        # Set when an interactive waiter queues: wakes a bulk holder sleeping toward its slot.
+        self._interactive_queued = asyncio.Event()
+        # The holder is bulk taking its floor: it keeps the turn (giving way would spend it).
+        self._floor_turn = False
 
     def waiting(self, lane: Lane) -> int:
         """Waiters of ``lane`` queued behind the holder."""
@@ -63,11 +69,25 @@ class Turns:
             await self._wait(self._enqueue(lane, front=False), lane)
         else:
             self._held = True
+            self._floor_turn = False
             self._recent.append(lane)
         try:
             yield Turn(self, lane)
         finally:
             self._pass()
+
+    async def pause(self, lane: Lane, seconds: float) -> bool:
+        """Sleep up to ``seconds``; a bulk holder wakes early (True) when interactive waits."""
+        if lane is Lane.INTERACTIVE or self._floor_turn:
+            await asyncio.sleep(seconds)
+            return False
+        if self.waiting(Lane.INTERACTIVE):
+            return True
+        self._interactive_queued.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._interactive_queued.wait()
+        return self.waiting(Lane.INTERACTIVE) > 0
 
     async def give_way(self, lane: Lane) -> None:
         """The holder steps back to the front of its lane when interactive waiters are queued."""
@@ -83,6 +103,8 @@ class Turns:
             self._waiting[lane].appendleft(future)
         else:
             self._waiting[lane].append(future)
+        if lane is Lane.INTERACTIVE:
+            self._interactive_queued.set()
         return future
 
     async def _wait(self, future: asyncio.Future[None], lane: Lane) -> None:
@@ -102,6 +124,7 @@ class Turns:
             while queue and queue[0].done():
                 queue.popleft()
         lane = self._next_lane()
+        self._floor_turn = lane is Lane.BULK and bool(self._waiting[Lane.INTERACTIVE])
         if lane is None:
             self._held = False
             return
@@ -132,6 +155,10 @@ class Turn:
     def __init__(self, turns: Turns, lane: Lane) -> None:
         self._turns = turns
         self._lane = lane
+
+    async def pause(self, seconds: float) -> bool:
+        """Sleep toward a slot; True when a bulk holder should give way to interactive."""
+        return await self._turns.pause(self._lane, seconds)
 
     async def give_way(self) -> None:
         await self._turns.give_way(self._lane)
