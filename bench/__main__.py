@@ -24,7 +24,17 @@ import psutil  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
 
 from bench import workers
-from bench.items import cpu, duplicates, goodput, latency, memory, store_writes
+from bench.items import (
+    cpu,
+    duplicates,
+    goodput,
+    lanes,
+    latency,
+    memory,
+    quota_step,
+    scale_out,
+    store_writes,
+)
 from bench.plan import Context, plan_for
 from bench.procs import Children
 from bench.report import ItemResult, render_table, write_json
@@ -37,6 +47,9 @@ ITEMS: dict[str, Callable[[Context], Awaitable[ItemResult]]] = {
     memory.NAME: memory.run,
     duplicates.NAME: duplicates.run,
     store_writes.NAME: store_writes.run,
+    lanes.NAME: lanes.run,
+    quota_step.NAME: quota_step.run,
+    scale_out.NAME: scale_out.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 PACKAGES = (

@@ -11,13 +11,21 @@ Two kinds of queue:
   MessageIds, receipt handles and usernames), so the worker always has work;
 * a backlog (``--queue-file``, one request body per line): a real queue with SQS's semantics for
   what the worker relies on: visibility timeouts, ChangeMessageVisibility (deferrals come back
-  when they are due), ApproximateReceiveCount, and a redrive to a dead-letter count after
-  ``MAX_RECEIVE_COUNT`` receives. moto serves the same in O(backlog) per returned message (over
-  0.5 s per receive with 1,000 queued here), so a quota benchmark against moto's queue would
-  measure moto; this one is O(log n).
+  when they are due), ApproximateReceiveCount, SentTimestamp, and a redrive to a dead-letter
+  count after ``MAX_RECEIVE_COUNT`` receives. moto serves the same in O(backlog) per returned
+  message (over 0.5 s per receive with 1,000 queued here), so a quota benchmark against moto's
+  queue would measure moto; this one is O(log n).
+
+In backlog mode there are two queues, routed by the calls' ``QueueUrl``: the requests queue
+(``queue_url``, the interactive lane) and the bulk lane's (``bulk_queue_url``, from
+``--bulk-queue-file``, empty without it). ``POST /_bench/send`` with ``{"queue": "bulk" |
+"requests", "bodies": [...]}`` appends requests while the worker runs; a long poll waiting on that
+queue returns at once.
 
 ``GET /_bench/stats`` reports what was served: finished messages are deleted entries; in backlog
-mode it also counts published results by outcome.
+mode it also counts published results by outcome, and deletions by queue. ``GET
+/_bench/timings`` (backlog mode) answers, by RequestId, when each request was put on its queue
+and when its first result was published, on this machine's wall clock.
 
 Run it as ``python -m bench.fakeaws --client-id ID`` (or ``--queue-file PATH``): it prints
 ``{"port": N}`` on its first line of output, then serves until SIGTERM or SIGINT.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import json
@@ -45,6 +54,7 @@ from aiohttp import web
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 QUEUE_NAME = "bench-requests"
+BULK_QUEUE_NAME = "bench-bulk"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:bench-results"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE_NAME}"
 # An empty long poll re-checks for due messages this often (deferrals becoming visible).
@@ -92,6 +102,10 @@ def queue_url(endpoint_url: str) -> str:
     return f"{endpoint_url}/{ACCOUNT}/{QUEUE_NAME}"
 
 
+def bulk_queue_url(endpoint_url: str) -> str:
+    return f"{endpoint_url}/{ACCOUNT}/{BULK_QUEUE_NAME}"
+
+
 @dataclass
 class Served:
     """What the fake answered so far; ``deleted`` counts finished messages."""
@@ -113,12 +127,14 @@ class Served:
     outcomes: dict[str, int] = field(default_factory=dict)
     answered_requests: int = 0
     drained_at: float | None = None
+    deleted_by_queue: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class _Message:
     number: int
     body: str
+    sent_ms: str
     visible_at: float = 0.0
     receives: int = 0
     handle: str = ""
@@ -128,16 +144,34 @@ class Backlog:
     """A finite queue with visibility timeouts; a heap orders messages by when they are due."""
 
     def __init__(self, bodies: list[str], run: str) -> None:
-        self._run = run
-        self._messages = {n: _Message(n, body) for n, body in enumerate(bodies)}
+        self.run = run
+        sent_ms = str(int(time.time() * 1000))
+        self._messages = {n: _Message(n, body, sent_ms) for n, body in enumerate(bodies)}
         self._due: list[tuple[float, int, int]] = [(0.0, n, 0) for n in self._messages]
         self._by_handle: dict[str, int] = {}
         self._version: dict[int, int] = dict.fromkeys(self._messages, 0)
         self.size = len(bodies)
+        self._arrived = asyncio.Event()
 
     @property
     def remaining(self) -> int:
         return len(self._messages)
+
+    def add(self, body: str, now: float) -> None:
+        """A message sent now: due at once, behind everything already due."""
+        number = self.size
+        self.size += 1
+        message = _Message(number, body, str(int(time.time() * 1000)))
+        self._messages[number] = message
+        self._version[number] = 0
+        heapq.heappush(self._due, (now, number, 0))
+        self._arrived.set()
+        self._arrived = asyncio.Event()
+
+    async def wait_arrival(self, within: float) -> None:
+        """Until a message is added, or ``within`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._arrived.wait(), within)
 
     def next_due(self) -> float | None:
         return self._due[0][0] if self._due else None
@@ -156,7 +190,7 @@ class Backlog:
                 dead += 1
                 continue
             message.receives += 1
-            message.handle = f"rh-{self._run}-{number}-{message.receives}"
+            message.handle = f"rh-{self.run}-{number}-{message.receives}"
             self._by_handle[message.handle] = number
             self._schedule(message, now + visibility)
             taken.append(message)
@@ -184,12 +218,43 @@ class Backlog:
 class FakeAws:
     """The request handler; one instance per server process."""
 
-    def __init__(self, client_id: str, backlog: list[str] | None) -> None:
+    def __init__(
+        self, client_id: str, backlog: list[str] | None, bulk: list[str] | None = None
+    ) -> None:
         self._client_id = client_id
         self._run = uuid.uuid4().hex[:8]
+        if backlog is None and bulk is not None:
+            backlog = []
         self._backlog = Backlog(backlog, self._run) if backlog is not None else None
+        # The bulk lane's queue exists in backlog mode, empty unless given; its message ids and
+        # receipt handles differ from the requests queue's by their run tag.
+        self._bulk = Backlog(bulk or [], self._run + "b") if backlog is not None else None
         self._answered: set[str] = set()
-        self.served = Served(backlog=len(backlog) if backlog is not None else 0)
+        # RequestId -> (queue, wall time it was put there); -> (wall time, outcome) of the first
+        # result published for it.
+        self._enqueued: dict[str, tuple[str, float]] = {}
+        self._published: dict[str, tuple[float, str]] = {}
+        self.served = Served(backlog=len(backlog or []) + len(bulk or []))
+        loaded = time.time()
+        for name, bodies in ((QUEUE_NAME, backlog), (BULK_QUEUE_NAME, bulk)):
+            for text in bodies or []:
+                self._note_enqueued(name, text, loaded)
+
+    def _queue(self, params: dict[str, Any]) -> Backlog | None:
+        """The backlog a call's QueueUrl names (the requests queue unless it is the bulk one)."""
+        if self._bulk is not None and str(params.get("QueueUrl", "")).endswith(
+            "/" + BULK_QUEUE_NAME
+        ):
+            return self._bulk
+        return self._backlog
+
+    def _note_enqueued(self, queue: str, text: str, at: float) -> None:
+        try:
+            request_id = json.loads(text).get("RequestId")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(request_id, str):
+            self._enqueued[request_id] = (queue, at)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read()
@@ -202,6 +267,10 @@ class FakeAws:
             return await self._sqs(operation, json.loads(body or b"{}"))
         if request.path == "/_bench/stats":
             return web.json_response(asdict(self.served))
+        if request.path == "/_bench/send":
+            return self._send(json.loads(body or b"{}"))
+        if request.path == "/_bench/timings":
+            return web.json_response({"enqueued": self._enqueued, "published": self._published})
         match = _ACTION.search(body)
         action = match.group(1).decode() if match else ""
         if action == "PublishBatch":
@@ -217,21 +286,26 @@ class FakeAws:
         if operation == "DeleteMessageBatch":
             entries = params.get("Entries", [])
             self.served.delete_calls += 1
-            if self._backlog is None:
+            backlog = self._queue(params)
+            if backlog is None:
                 self.served.deleted += len(entries)
             else:
-                for entry in entries:
-                    self.served.deleted += self._backlog.delete(entry["ReceiptHandle"])
-                if not self._backlog.remaining and self.served.drained_at is None:
+                name = BULK_QUEUE_NAME if backlog is self._bulk else QUEUE_NAME
+                deleted = sum(backlog.delete(entry["ReceiptHandle"]) for entry in entries)
+                self.served.deleted += deleted
+                by_queue = self.served.deleted_by_queue
+                by_queue[name] = by_queue.get(name, 0) + deleted
+                if not backlog.remaining and self.served.drained_at is None:
                     self.served.drained_at = time.time()
             return _answer(_batch_ok(entries), SQS_JSON)
         if operation == "ChangeMessageVisibilityBatch":
             entries = params.get("Entries", [])
             self.served.visibility_changes += len(entries)
-            if self._backlog is not None:
+            backlog = self._queue(params)
+            if backlog is not None:
                 now = time.monotonic()
                 for entry in entries:
-                    self._backlog.change_visibility(
+                    backlog.change_visibility(
                         entry["ReceiptHandle"], float(entry["VisibilityTimeout"]), now
                     )
             return _answer(_batch_ok(entries), SQS_JSON)
@@ -244,8 +318,9 @@ class FakeAws:
         served = self.served
         served.receives += 1
         count = max(1, min(10, int(params.get("MaxNumberOfMessages", 1))))
-        if self._backlog is not None:
-            return await self._receive_backlog(self._backlog, count, params)
+        backlog = self._queue(params)
+        if backlog is not None:
+            return await self._receive_backlog(backlog, count, params)
         sent_ms = str(int(time.time() * 1000))
         messages = []
         for _ in range(count):
@@ -268,21 +343,22 @@ class FakeAws:
         while True:
             taken, dead = backlog.take(count, visibility, time.monotonic())
             served.dead_lettered += dead
-            if taken or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if taken or left <= 0:
                 break
             served.empty_receives += 1
-            await asyncio.sleep(EMPTY_POLL_STEP_SECONDS)
-        sent_ms = str(int(time.time() * 1000))
+            # A message sent meanwhile wakes the poll at once; deferrals are re-checked.
+            await backlog.wait_arrival(min(EMPTY_POLL_STEP_SECONDS, left))
         messages = []
         for message in taken:
             served.messages += 1
             served.redelivered += message.receives > 1
             messages.append(
                 _sqs_message(
-                    f"{self._run}-{message.number:012d}",
+                    f"{backlog.run}-{message.number:012d}",
                     message.handle,
                     message.body,
-                    sent_ms,
+                    message.sent_ms,
                     message.receives,
                 )
             )
@@ -307,8 +383,23 @@ class FakeAws:
         )
         return _answer(xml.encode(), XML)
 
+    def _send(self, params: dict[str, Any]) -> web.StreamResponse:
+        """Append requests to a queue (the harness's producer; SendMessage needs no SDK here)."""
+        if self._backlog is None or self._bulk is None:
+            return _error("sending needs backlog mode")
+        name = BULK_QUEUE_NAME if params.get("queue") == "bulk" else QUEUE_NAME
+        backlog = self._bulk if name == BULK_QUEUE_NAME else self._backlog
+        at, now = time.time(), time.monotonic()
+        bodies = [str(text) for text in params.get("bodies", [])]
+        for text in bodies:
+            backlog.add(text, now)
+            self._note_enqueued(name, text, at)
+        self.served.backlog += len(bodies)
+        return web.json_response({"at": at, "sent": len(bodies)})
+
     def _count_outcomes(self, body: bytes) -> None:
         """Results by outcome, each request counted once (a republished result is not new)."""
+        published_at = time.time()
         for name, value in parse_qsl(body.decode()):
             if not name.endswith(".Message"):
                 continue
@@ -319,6 +410,7 @@ class FakeAws:
             self._answered.add(request_id)
             self.served.answered_requests += 1
             outcome = str(result.get("Outcome"))
+            self._published[request_id] = (published_at, outcome)
             self.served.outcomes[outcome] = self.served.outcomes.get(outcome, 0) + 1
 
 
@@ -351,8 +443,10 @@ def _error(message: str) -> web.Response:
     )
 
 
-async def serve(client_id: str, backlog: list[str] | None, port: int) -> None:
-    fake = FakeAws(client_id, backlog)
+async def serve(
+    client_id: str, backlog: list[str] | None, port: int, bulk: list[str] | None = None
+) -> None:
+    fake = FakeAws(client_id, backlog, bulk)
     server = web.Server(fake.handle, access_log=None)
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(server, "127.0.0.1", port, backlog=1024)
@@ -372,11 +466,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--queue-file", type=Path, help="serve these bodies (one per line) as a finite backlog"
     )
+    parser.add_argument(
+        "--bulk-queue-file", type=Path, help="the bulk lane's backlog (implies backlog mode)"
+    )
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    backlog = args.queue_file.read_text().splitlines() if args.queue_file else None
-    asyncio.run(serve(args.client_id, backlog, args.port))
+    backlog = _lines(args.queue_file) if args.queue_file else None
+    bulk = _lines(args.bulk_queue_file) if args.bulk_queue_file else None
+    asyncio.run(serve(args.client_id, backlog, args.port, bulk))
     return 0
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 if __name__ == "__main__":

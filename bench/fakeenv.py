@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.fakeaws import TOPIC_ARN, queue_url
+from bench.fakeaws import TOPIC_ARN, bulk_queue_url, queue_url
 from bench.procs import Child, ChildError, Children
 
 CLIENT_ID = "benchclient0000000000000000"
@@ -21,11 +21,33 @@ class FakeEndpoint:
     child: Child
     url: str
 
+    @property
+    def queue_url(self) -> str:
+        return queue_url(self.url)
+
+    @property
+    def bulk_queue_url(self) -> str:
+        return bulk_queue_url(self.url)
+
     async def stats(self) -> dict[str, Any]:
+        return await self._call("GET", "stats")
+
+    async def timings(self) -> dict[str, Any]:
+        """RequestId -> [queue, enqueued at] and -> [published at, outcome] (backlog mode)."""
+        return await self._call("GET", "timings")
+
+    async def send(self, bodies: list[str], *, bulk: bool = False) -> float:
+        """Put requests on the requests queue (or the bulk one); the wall time they went on."""
+        answer = await self._call(
+            "POST", "send", {"queue": "bulk" if bulk else "requests", "bodies": bodies}
+        )
+        return float(answer["at"])
+
+    async def _call(self, method: str, route: str, body: Any = None) -> dict[str, Any]:
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                session.get(f"{self.url}/_bench/stats") as answer,
+                session.request(method, f"{self.url}/_bench/{route}", json=body) as answer,
             ):
                 answer.raise_for_status()
                 document: dict[str, Any] = await answer.json()
@@ -38,11 +60,19 @@ class FakeEndpoint:
             ) from exc
 
 
-async def start_fake(children: Children, queue_file: Path | None = None) -> FakeEndpoint:
-    """A stream of requests, or with ``queue_file`` a finite backlog of those bodies."""
+async def start_fake(
+    children: Children, queue_file: Path | None = None, bulk_queue_file: Path | None = None
+) -> FakeEndpoint:
+    """A stream of requests, or with ``queue_file`` a finite backlog of those bodies.
+
+    ``bulk_queue_file`` fills the bulk lane's queue too (backlog mode, the requests queue empty
+    when ``queue_file`` is not given).
+    """
     args = ["-m", "bench.fakeaws", "--client-id", CLIENT_ID]
     if queue_file is not None:
         args += ["--queue-file", str(queue_file)]
+    if bulk_queue_file is not None:
+        args += ["--bulk-queue-file", str(bulk_queue_file)]
     child = children.python("fakeaws", *args)
     port = int((await child.first_json_line())["port"])
     return FakeEndpoint(child, f"http://127.0.0.1:{port}")

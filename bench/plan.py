@@ -37,6 +37,25 @@ class Plan:
     # 5. Duplicates (devstack).
     duplicate_users: int
     duplicates_per_user: int
+    # 7. Priority lanes (the fake endpoint's two queues, the devstack's Cognito).
+    lanes_quota_rps: float
+    lanes_backlog_factor: int  # bulk backlog = factor x quota
+    lanes_arrival_rps: float  # interactive arrivals
+    lanes_arrival_seconds: float
+    # Four scenarios of ~25 s each make one repeat about 2 minutes, so full mode runs one;
+    # ``--repeats N`` sets this too.
+    lanes_repeats: int
+    # 8. The quota moves: one worker at Q, the devstack's quota halved mid-drain, then restored.
+    quota_step_rps: float
+    quota_step_before: float  # seconds at Q before the down-step
+    quota_step_halved: float  # seconds at Q / 2
+    quota_step_after: float  # seconds at Q after the up-step
+    quota_step_repeats: int  # one run is about a minute; ``--repeats N`` sets this too
+    # 9. Scale-out: 1, 2, 4 workers sharing the Redis limiter at one quota.
+    scale_out_quota_rps: float
+    scale_out_drain_seconds: float  # backlog = this x quota (the ideal drain time)
+    scale_out_replicas: tuple[int, ...]
+    scale_out_repeats: int  # ``--repeats N`` sets this too
 
 
 FULL = Plan(
@@ -61,6 +80,22 @@ FULL = Plan(
     dedupe_entries=100_000,
     duplicate_users=40,
     duplicates_per_user=5,
+    lanes_quota_rps=20.0,
+    lanes_backlog_factor=20,
+    lanes_arrival_rps=2.0,
+    lanes_arrival_seconds=15.0,
+    lanes_repeats=1,
+    # Halved for 20 s to see whether the throttles stop; 36 s after the up-step because the
+    # limiter remembers the last throttle's rate for 30 s (worker/rate_limit/aimd.py).
+    quota_step_rps=40.0,
+    quota_step_before=8.0,
+    quota_step_halved=20.0,
+    quota_step_after=36.0,
+    quota_step_repeats=1,
+    scale_out_quota_rps=50.0,
+    scale_out_drain_seconds=17.0,
+    scale_out_replicas=(1, 2, 4),
+    scale_out_repeats=1,
 )
 
 QUICK = Plan(
@@ -81,13 +116,28 @@ QUICK = Plan(
     dedupe_entries=20_000,
     duplicate_users=12,
     duplicates_per_user=5,
+    lanes_quota_rps=20.0,
+    lanes_backlog_factor=1,
+    lanes_arrival_rps=2.0,
+    lanes_arrival_seconds=2.0,
+    lanes_repeats=1,
+    quota_step_rps=20.0,
+    quota_step_before=1.5,
+    quota_step_halved=2.0,
+    quota_step_after=2.0,
+    quota_step_repeats=1,
+    scale_out_quota_rps=20.0,
+    scale_out_drain_seconds=1.5,
+    scale_out_replicas=(1, 4),
+    scale_out_repeats=1,
 )
 
 
 def plan_for(quick: bool, *, repeats: int | None, steady_seconds: float | None) -> Plan:
     plan = QUICK if quick else FULL
     if repeats is not None:
-        plan = replace(plan, repeats=repeats)
+        plan = replace(plan, repeats=repeats, lanes_repeats=repeats)
+        plan = replace(plan, quota_step_repeats=repeats, scale_out_repeats=repeats)
     if steady_seconds is not None:
         plan = replace(
             plan,

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+# The label of the worker's per-lane series (interactive, bulk).
+LANE = "lane"
+
 
 @dataclass(frozen=True)
 class Histogram:
@@ -52,35 +55,60 @@ class Histogram:
         return lower_bound
 
 
-def parse_histograms(text: str) -> dict[str, Histogram]:
-    """Every unlabelled histogram of a Prometheus text page, by name (without ``_bucket``)."""
+def parse_histograms(text: str, *, lane: str | None = None) -> dict[str, Histogram]:
+    """The histograms of a Prometheus text page, by name (without ``_bucket``).
+
+    Unlabelled histograms as they are. A histogram labelled by ``lane`` alone is summed over its
+    lanes, so it means what it meant before the worker had lanes; with ``lane`` only that lane's
+    series is kept. Histograms with any other label are left out.
+    """
     found: dict[str, Histogram] = {}
     for family in text_string_to_metric_families(text):
         if family.type != "histogram":
             continue
-        buckets: list[tuple[float, float]] = []
+        buckets: dict[float, float] = {}
         total = count = 0.0
         labelled = False
         for sample in family.samples:
             extra = {k: v for k, v in sample.labels.items() if k != "le"}
-            if extra:
+            if set(extra) - {LANE}:
                 labelled = True
                 continue
+            if lane is not None and extra.get(LANE, lane) != lane:
+                continue
             if sample.name.endswith("_bucket"):
-                buckets.append((float(sample.labels["le"]), float(sample.value)))
+                le = float(sample.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + float(sample.value)
             elif sample.name.endswith("_sum"):
-                total = float(sample.value)
+                total += float(sample.value)
             elif sample.name.endswith("_count"):
-                count = float(sample.value)
+                count += float(sample.value)
         if buckets or not labelled:
-            found[family.name] = Histogram(tuple(sorted(buckets)), total, count)
+            found[family.name] = Histogram(tuple(sorted(buckets.items())), total, count)
     return found
 
 
-async def scrape(url: str) -> dict[str, Histogram]:
+def parse_counters(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every counter's samples of a Prometheus text page: name -> sorted labels -> value."""
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.type != "counter":
+            continue
+        series = found.setdefault(family.name, {})
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                series[tuple(sorted(sample.labels.items()))] = float(sample.value)
+    return found
+
+
+async def scrape_text(url: str) -> str:
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
         session.get(url) as answer,
     ):
         answer.raise_for_status()
-        return parse_histograms(await answer.text())
+        return await answer.text()
+
+
+async def scrape(url: str) -> dict[str, Histogram]:
+    return parse_histograms(await scrape_text(url))

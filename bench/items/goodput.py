@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,20 +66,15 @@ async def run(ctx: Context) -> ItemResult:
     endpoint = await ensure_devstack(ctx)
     admin = AsyncDevStackAdmin(endpoint)
     result = ItemResult(NAME)
-    backlog = int(ctx.plan.backlog_factor * ctx.plan.quota_rps)
     # One pool and one backlog for every run: each run has its own fake queue, worker
     # processes, Redis prefix and (after a reset) Cognito call record, so nothing carries over.
-    tag = uuid.uuid4().hex[:8]
-    usernames = [f"g{tag}-{i:05d}" for i in range(backlog)]
-    resources = await prepare(endpoint, admin, usernames)
-    queue_file = ctx.workdir / f"goodput-{tag}.jsonl"
-    queue_file.write_text("\n".join(request_body(resources, u, f"{u}-r") for u in usernames) + "\n")
+    backlog = await prepare_backlog(
+        ctx, endpoint, admin, "goodput", int(ctx.plan.backlog_factor * ctx.plan.quota_rps)
+    )
     runs: dict[str, list[dict[str, Any]]] = {s.key: [] for s in SETUPS}
     for _ in range(ctx.plan.repeats):
         for setup in SETUPS:
-            runs[setup.key].append(
-                await _one_run(ctx, endpoint, admin, setup, resources, queue_file)
-            )
+            runs[setup.key].append(await _one_run(ctx, endpoint, admin, setup, backlog))
     result.details = {
         "quota_rps": ctx.plan.quota_rps,
         "backlog": int(ctx.plan.backlog_factor * ctx.plan.quota_rps),
@@ -129,46 +125,127 @@ async def _one_run(
     endpoint: str,
     admin: AsyncDevStackAdmin,
     setup: Setup,
-    resources: DevResources,
-    queue_file: Path,
+    backlog: Backlog,
 ) -> dict[str, Any]:
-    plan = ctx.plan
-    quota = plan.quota_rps
-    backlog = int(plan.backlog_factor * quota)
-    ideal = backlog / quota
-    await admin.reset()
-    prefix = unique_prefix("goodput")
-    fake = await start_fake(ctx.children, queue_file)
+    quota = ctx.plan.quota_rps
+    ideal = backlog.size / quota
+    return await drain(
+        ctx,
+        endpoint,
+        admin,
+        backlog,
+        name=f"goodput-{setup.key}",
+        quota=quota,
+        max_rps=10_000 if setup.naive else 2 * quota,
+        replicas=setup.replicas,
+        shared_redis=setup.replicas > 1,
+        cap=ctx.plan.naive_cap_factor * ideal if setup.naive else 2 * ideal + 15,
+    )
+
+
+# Helpers shared with the other items that drain a backlog through the devstack's Cognito
+# (``bench.items.scale_out``, ``bench.items.quota_step``).
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Users in a fresh pool, and a fake-endpoint queue file with one request for each."""
+
+    resources: DevResources
+    queue_file: Path
+    size: int
+
+
+async def prepare_backlog(
+    ctx: Context, endpoint: str, admin: AsyncDevStackAdmin, stem: str, size: int
+) -> Backlog:
+    """``size`` unconfirmed users with distinct names and a request for each, in order."""
+    tag = uuid.uuid4().hex[:8]
+    usernames = [f"{stem[0]}{tag}-{i:05d}" for i in range(size)]
+    resources = await prepare(endpoint, admin, usernames)
+    queue_file = ctx.workdir / f"{stem}-{tag}.jsonl"
+    queue_file.write_text("\n".join(request_body(resources, u, f"{u}-r") for u in usernames) + "\n")
+    return Backlog(resources, queue_file, size)
+
+
+def drain_env(
+    ctx: Context,
+    fake_url: str,
+    endpoint: str,
+    resources: DevResources,
+    *,
+    max_rps: float,
+    replicas: int,
+    prefix: str,
+    shared_redis: bool,
+) -> dict[str, str]:
+    """A worker on the fake endpoint's queue and topic with only Cognito on the devstack.
+
+    ``shared_redis``: the Redis limiter and the Redis dedupe store under ``prefix``.
+    """
     env = {
         **fake_worker_env(
-            fake.url,
-            concurrency=plan.concurrency,
+            fake_url,
+            concurrency=ctx.plan.concurrency,
             client_secrets={resources.client_id: resources.client_secret},
             cognito_endpoint_url=endpoint,
         ),
-        "RESEND_COGNITO_MAX_RPS": str(10_000 if setup.naive else 2 * quota),
-        "RESEND_EXPECTED_REPLICAS": str(setup.replicas),
+        "RESEND_COGNITO_MAX_RPS": str(max_rps),
+        "RESEND_EXPECTED_REPLICAS": str(replicas),
         "RESEND_DEDUPE_KEY_PREFIX": prefix,
     }
-    if setup.replicas > 1:
+    if shared_redis:
         env |= {
             "RESEND_RATE_LIMIT_REDIS_URL": ctx.redis_url,
             "RESEND_DEDUPE_BACKEND": "redis",
             "RESEND_REDIS_URL": ctx.redis_url,
         }
-    cap = plan.naive_cap_factor * ideal if setup.naive else 2 * ideal + 15
+    return env
+
+
+async def drain(
+    ctx: Context,
+    endpoint: str,
+    admin: AsyncDevStackAdmin,
+    backlog: Backlog,
+    *,
+    name: str,
+    quota: float,
+    max_rps: float,
+    replicas: int,
+    shared_redis: bool,
+    cap: float,
+    extra_env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Drain the backlog with ``replicas`` workers against a quota of ``quota`` per second.
+
+    A fresh fake queue, Redis prefix and Cognito call record; the workers are stopped once every
+    request is deleted or after ``cap`` seconds. ``extra_env``: settings over the drain's own.
+    Answers the run's figures (see ``run``).
+    """
+    size = backlog.size
+    await admin.reset()
+    prefix = unique_prefix(name.split("-")[0])
+    fake = await start_fake(ctx.children, backlog.queue_file)
+    env = drain_env(
+        ctx,
+        fake.url,
+        endpoint,
+        backlog.resources,
+        max_rps=max_rps,
+        replicas=replicas,
+        prefix=prefix,
+        shared_redis=shared_redis,
+    ) | dict(extra_env or {})
     workers = []
     try:
         await admin.set_faults(quota_rps=quota)
         workers = await asyncio.gather(
-            *(
-                start_worker(ctx.children, f"worker-goodput-{setup.key}-{i}", env)
-                for i in range(setup.replicas)
-            )
+            *(start_worker(ctx.children, f"worker-{name}-{i}", env) for i in range(replicas))
         )
         started = time.monotonic()
         served = await fake.stats()
-        while served["deleted"] < backlog and time.monotonic() - started < cap:
+        while served["deleted"] < size and time.monotonic() - started < cap:
             for worker in workers:
                 worker.child.check_alive()
             await asyncio.sleep(0.2)
@@ -187,7 +264,9 @@ async def _one_run(
     goodput = _rate([t for t in ok_times if t >= first_call + 1.0], first_call + 1.0)
     throttled = stats.by_result.get(THROTTLED, 0)
     return {
-        "backlog": backlog,
+        "backlog": size,
+        "replicas": replicas,
+        "max_rps": max_rps,
         "calls": stats.total,
         "ok": len(ok_times),
         "throttled": throttled,
@@ -198,12 +277,12 @@ async def _one_run(
         "throttled_fraction": throttled / stats.total if stats.total else 0.0,
         "failed": served["outcomes"].get("failed", 0),
         "dead_lettered": served["dead_lettered"],
-        "unfinished": backlog - served["deleted"],
+        "unfinished": size - served["deleted"],
         "outcomes": served["outcomes"],
         "redelivered": served["redelivered"],
         "deferred": served["visibility_changes"],
         "drain_seconds": span,
-        "ideal_drain_seconds": ideal,
+        "ideal_drain_seconds": size / quota,
         "waited_seconds": elapsed,
         "max_ok_per_second": stats.max_ok_per_second,
     }

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ITEMS = {"cpu", "goodput", "latency", "memory", "duplicates", "store_writes"}
+ITEMS = {"cpu", "goodput", "latency", "memory", "duplicates", "store_writes", "lanes"}
+ITEMS |= {"quota_step", "scale_out"}
 # One figure per item that a working run always measures (a number, whatever its value).
 MEASURED = {
     "cpu": "worker_msgs_per_s",
@@ -23,11 +24,14 @@ MEASURED = {
     "memory": "dedupe_bytes_per_entry",
     "duplicates": "memory_calls_per_user",
     "store_writes": "redis_extra_ms",
+    "lanes": "b_p95_ms",
+    "quota_step": "down_settle_seconds",
+    "scale_out": "r1_goodput_fraction",
 }
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(620)
 def test_quick_benchmark_runs_every_item(tmp_path: Path) -> None:
     output = tmp_path / "quick.json"
     completed = subprocess.run(
@@ -35,7 +39,7 @@ def test_quick_benchmark_runs_every_item(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=600,  # nine items, each a few seconds of work plus its set-up
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
 
