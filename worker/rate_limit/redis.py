@@ -15,14 +15,15 @@ behind, and a fleet that comes back starts from the maximum as a local limiter w
 
 Acquisition is one script call. Like the local bucket it spaces grants ``1 / rate`` apart with no
 burst (see ``worker.rate_limit.local`` for why). The script grants the next slot when it falls
-within a short horizon (0.5 s; for bulk, one slot) and answers how long until it is due; the caller
-sleeps that long and goes. A slot further away is not reserved: the answer is how long until it is
-within the horizon, and the caller sleeps and asks again. Reserving the next slot, instead of
-polling until a token is there, costs one round trip per call and loses neither the round trip nor
-the wake-up lateness to the pacing. The horizon bounds how long a cut of the rate can wait for the
-slots already handed out. Within a replica, waiters queue on ``Turns`` (interactive first) and only
-the head talks to Redis, so each replica holds at most one reservation and Redis sees one request
-per grant. A waiter cancelled after its reservation wastes that slot, which errs below the quota.
+within a short horizon (0.5 s; for bulk, a quarter of a slot) and answers how long until it is due;
+the caller sleeps that long and goes. A slot further away is not reserved: the answer is how long
+until it is within the horizon, and the caller sleeps and asks again. Reserving the next slot,
+instead of polling until a token is there, costs one round trip per call and loses neither the round
+trip nor the wake-up lateness to the pacing. The horizon bounds how long a cut of the rate can wait
+for the slots already handed out. Within a replica, waiters queue on ``Turns`` (interactive first)
+and only the head talks to Redis, so each replica holds at most one reservation and Redis sees one
+request per grant. A waiter cancelled after its reservation wastes that slot, which errs below the
+quota.
 
 The caller's sleep starts when the reply arrives, so it never goes before its slot on Redis's
 clock. Network jitter between replicas can bring two calls a little closer than ``1 / rate``; the
@@ -114,10 +115,11 @@ local due = now
 local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 if last and last + interval > now then due = last + interval end
 local wait = due - now
-if lane == 'bulk' then
-  -- Bulk reserves only the next slot, so an interactive request finds at most one reserved
-  -- slot per replica ahead of it, not a horizon's worth.
-  horizon = math.min(horizon, interval)
+if lane == 'bulk' and not credit then
+  -- Bulk reserves only a slot due within a quarter of an interval, so an interactive request
+  -- finds at most that much reserved ahead of it, not a horizon's worth. Taking its floor, it
+  -- reserves as interactive does, or interactive callers would always be first to ask.
+  horizon = math.min(horizon, interval / 4)
 end
 if lane == 'interactive' and (queued > 0 or wait > horizon) then
   local mark = due + interval + 0.05
