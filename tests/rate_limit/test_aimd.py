@@ -93,8 +93,27 @@ def test_ceiling_is_probed_slowly_and_forgotten() -> None:
         now += 1.0 / aimd.rate
         aimd.succeeded(now)
     assert 4.0 < now - start < 6.0  # then 2% of the ceiling per second
-    aimd.succeeded(31.0)
-    assert aimd.ceiling is None  # forgotten 30 s after the cut
+    aimd.succeeded(11.0)
+    assert aimd.ceiling is None  # forgotten 10 s after the cut
+
+
+def test_passing_the_ceiling_by_a_tenth_forgets_it() -> None:
+    """The quota grew (another caller gave its share back): climb fast again, not at 2%/s."""
+    aimd = AimdRate(AimdPolicy.for_max(40.0))
+    aimd.throttled(0.0)
+    aimd.rate, aimd.ceiling = 20.0, 20.0  # probing at the ceiling learnt from the throttle
+    now = 0.1
+    while aimd.ceiling is not None:
+        now += 1.0 / aimd.rate
+        aimd.succeeded(now)
+    assert 22.0 <= aimd.rate <= 22.2
+    probing = now
+    while aimd.rate < 36.0:
+        now += 1.0 / aimd.rate
+        aimd.succeeded(now)
+    # 14 RPS more in about 3.5 s: the fast climb (4 RPS a second), where the probe would have
+    # taken 35 s (0.4 RPS a second).
+    assert now - probing < 5.0
 
 
 def test_recovery_grows_linearly_in_time() -> None:

@@ -27,10 +27,11 @@ Why these constants:
   sawtooth overshoots the quota on every climb, so a worker configured above the real quota
   (3x in the tests) sees a large share of its calls throttled; remembering where the throttles
   began keeps them to a few calls per probe while the goodput stays near the quota. Passing the
-  ceiling without a throttle moves it up: the quota may have grown. A throttle at the floor sets
-  no ceiling (it says another caller holds the quota, not where the quota is), and the ceiling is
-  forgotten ``ceiling_memory`` (30 s) after the last cut, so a worker pushed down by someone
-  else's burst climbs back fast once it is over.
+  ceiling by a tenth without a throttle forgets it: the quota has grown (another caller gave its
+  share back), and the fast climb resumes. A throttle at the floor sets no ceiling (it says
+  another caller holds the quota, not where the quota is), and the ceiling is forgotten
+  ``ceiling_memory`` (10 s) after the last cut, so a worker pushed down by someone else's burst
+  climbs back fast once it is over.
 * State older than ``idle_reset`` (60 s) without any event is forgotten: a throttle a minute ago
   says little about the quota now, and the Redis copy of this state expires after the same time
   so nothing lingers.
@@ -47,7 +48,11 @@ MIN_RPS = 0.5
 INCREASE_PER_SECOND = 0.1
 NEAR_CEILING = 0.9
 PROBE_PER_SECOND = 0.02
-CEILING_MEMORY_SECONDS = 30.0
+# Longer than the sawtooth of probes under a steady ceiling (one throttle every 7 to 8 s at the
+# quota benchmark's 20 RPS), shorter than what the quota benchmark's up-step allowed (10 s).
+CEILING_MEMORY_SECONDS = 10.0
+# Passing the ceiling by this factor without a throttle forgets it.
+CEILING_PASSED = 1.1
 COOLDOWN_SECONDS = 1.0
 IDLE_RESET_SECONDS = 60.0
 
@@ -63,6 +68,7 @@ class AimdPolicy:
     near_ceiling: float = NEAR_CEILING
     probe_per_second: float = PROBE_PER_SECOND
     ceiling_memory: float = CEILING_MEMORY_SECONDS
+    ceiling_passed: float = CEILING_PASSED
     cooldown: float = COOLDOWN_SECONDS
     idle_reset: float = IDLE_RESET_SECONDS
 
@@ -144,5 +150,5 @@ class AimdRate:
             self.ceiling = None
         if successes > 0 and self.rate < self.policy.max_rps:
             self.rate = self.policy.raised(self.rate, successes, self.ceiling)
-            if self.ceiling is not None and self.rate > self.ceiling:
-                self.ceiling = self.rate
+            if self.ceiling is not None and self.rate > self.ceiling * self.policy.ceiling_passed:
+                self.ceiling = None

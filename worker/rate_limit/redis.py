@@ -174,7 +174,8 @@ return fmt(rate)
 
 # ARGV[3]: the increase constant c, ARGV[4]: number of successes, ARGV[5]: the knee as a
 # fraction of the ceiling, ARGV[6]: the probing increase as a fraction of the ceiling,
-# ARGV[7]: how long a ceiling is remembered after the last cut, in seconds.
+# ARGV[7]: how long a ceiling is remembered after the last cut, in seconds, ARGV[8]: the factor
+# by which passing the ceiling forgets it.
 # The same rule as AimdPolicy.raised. Returns the rate.
 _SUCCEEDED = (
     _PRELUDE
@@ -184,6 +185,7 @@ local n = tonumber(ARGV[4])
 local near = tonumber(ARGV[5])
 local probe = tonumber(ARGV[6])
 local memory = tonumber(ARGV[7])
+local passed = tonumber(ARGV[8])
 local rate = load_rate()
 local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling'))
 local cut_at = tonumber(redis.call('HGET', KEYS[1], 'cut_at'))
@@ -200,7 +202,7 @@ if rate < max_rps and n > 0 then
   end
   rate = math.min(limit, math.sqrt(rate * rate + 2 * c * n))
   redis.call('HSET', KEYS[1], 'rate', fmt(rate))
-  if ceiling and rate > ceiling then redis.call('HSET', KEYS[1], 'ceiling', fmt(rate)) end
+  if ceiling and rate > ceiling * passed then redis.call('HDEL', KEYS[1], 'ceiling') end
 end
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
 return fmt(rate)
@@ -407,6 +409,7 @@ class RedisRateLimiter:
                     self._policy.near_ceiling,
                     self._policy.probe_per_second,
                     self._policy.ceiling_memory,
+                    self._policy.ceiling_passed,
                 ],
             )
         except _UNAVAILABLE as exc:
