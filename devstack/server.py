@@ -18,7 +18,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from devstack import cognito, sqs_faults
+from devstack import cognito, sqs_faults, sqs_receive
 from devstack.admin import AdminMiddleware
 
 
@@ -57,6 +57,7 @@ class DevStack:
     def start(self) -> DevStack:
         if self._server is None:
             cognito.install()
+            sqs_receive.install()
             if self._quiet:
                 logging.getLogger("werkzeug").setLevel(logging.WARNING)
             server = _Server(ip_address=self._host, port=self._port, verbose=False)
