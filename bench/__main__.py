@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from bench import workers
 from bench.items import (
     cpu,
+    duplicate_storm,
     duplicates,
     goodput,
     lanes,
@@ -50,6 +51,7 @@ ITEMS: dict[str, Callable[[Context], Awaitable[ItemResult]]] = {
     lanes.NAME: lanes.run,
     quota_step.NAME: quota_step.run,
     scale_out.NAME: scale_out.run,
+    duplicate_storm.NAME: duplicate_storm.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 PACKAGES = (
@@ -78,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         "--steady-seconds",
         type=float,
         help="duration of the steady memory run (default 600; quick 8)",
+    )
+    parser.add_argument(
+        "--storm-messages",
+        type=int,
+        help="the duplicate storm's backlog (default 50,000; quick 6,000)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/<time>.json)")
@@ -159,7 +166,12 @@ async def _check_redis(url: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> tuple[list[ItemResult], float]:
-    plan = plan_for(args.quick, repeats=args.repeats, steady_seconds=args.steady_seconds)
+    plan = plan_for(
+        args.quick,
+        repeats=args.repeats,
+        steady_seconds=args.steady_seconds,
+        storm_messages=args.storm_messages,
+    )
     await _check_redis(args.redis_url)
     names = args.only or list(ITEMS)
     workdir = Path(tempfile.mkdtemp(prefix="resend-bench-"))
@@ -198,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results, elapsed = asyncio.run(run(args))
-    plan = plan_for(args.quick, repeats=args.repeats, steady_seconds=args.steady_seconds)
+    plan = plan_for(
+        args.quick,
+        repeats=args.repeats,
+        steady_seconds=args.steady_seconds,
+        storm_messages=args.storm_messages,
+    )
     info["load_average_at_end"] = list(psutil.getloadavg())
     document = {
         "timestamp": stamp,

@@ -9,7 +9,9 @@ Two kinds of queue:
 
 * a stream (the default): every ReceiveMessage answers up to ten new, valid requests (unique
   MessageIds, receipt handles and usernames), so the worker always has work;
-* a backlog (``--queue-file``, one request body per line): a real queue with SQS's semantics for
+* a backlog (``--queue-file``, one request body per line, or ``--cycle-messages N
+  --cycle-users U``: N requests whose usernames cycle through U users, message i for user
+  ``i % U``, a duplicate storm generated in memory): a real queue with SQS's semantics for
   what the worker relies on: visibility timeouts, ChangeMessageVisibility (deferrals come back
   when they are due), ApproximateReceiveCount, SentTimestamp, and a redrive to a dead-letter
   count after ``MAX_RECEIVE_COUNT`` receives. moto serves the same in O(backlog) per returned
@@ -23,11 +25,14 @@ In backlog mode there are two queues, routed by the calls' ``QueueUrl``: the req
 queue returns at once.
 
 ``GET /_bench/stats`` reports what was served: finished messages are deleted entries; in backlog
-mode it also counts published results by outcome, and deletions by queue. ``GET
+mode it also counts published results by outcome, deletions by queue, and the distinct usernames
+Cognito was called for; ``GET /_bench/cognito_users`` (backlog mode) answers the Cognito calls
+per username. ``GET
 /_bench/timings`` (backlog mode) answers, by RequestId, when each request was put on its queue
 and when its first result was published, on this machine's wall clock.
 
-Run it as ``python -m bench.fakeaws --client-id ID`` (or ``--queue-file PATH``): it prints
+Run it as ``python -m bench.fakeaws --client-id ID`` (or ``--queue-file PATH``, or
+``--cycle-messages N --cycle-users U``): it prints
 ``{"port": N}`` on its first line of output, then serves until SIGTERM or SIGINT.
 """
 
@@ -128,6 +133,7 @@ class Served:
     answered_requests: int = 0
     drained_at: float | None = None
     deleted_by_queue: dict[str, int] = field(default_factory=dict)
+    cognito_users: int = 0
 
 
 @dataclass
@@ -234,6 +240,8 @@ class FakeAws:
         # result published for it.
         self._enqueued: dict[str, tuple[str, float]] = {}
         self._published: dict[str, tuple[float, str]] = {}
+        # Backlog mode: Cognito calls per username.
+        self._cognito_by_user: dict[str, int] = {}
         self.served = Served(backlog=len(backlog or []) + len(bulk or []))
         loaded = time.time()
         for name, bodies in ((QUEUE_NAME, backlog), (BULK_QUEUE_NAME, bulk)):
@@ -263,12 +271,16 @@ class FakeAws:
             operation = target.rpartition(".")[2]
             if operation == "ResendConfirmationCode":
                 self.served.cognito_calls += 1
+                if self._backlog is not None:
+                    self._count_cognito_user(body)
                 return _answer(_COGNITO_OK, COGNITO_JSON)
             return await self._sqs(operation, json.loads(body or b"{}"))
         if request.path == "/_bench/stats":
             return web.json_response(asdict(self.served))
         if request.path == "/_bench/send":
             return self._send(json.loads(body or b"{}"))
+        if request.path == "/_bench/cognito_users":
+            return web.json_response(self._cognito_by_user)
         if request.path == "/_bench/timings":
             return web.json_response({"enqueued": self._enqueued, "published": self._published})
         match = _ACTION.search(body)
@@ -383,6 +395,16 @@ class FakeAws:
         )
         return _answer(xml.encode(), XML)
 
+    def _count_cognito_user(self, body: bytes) -> None:
+        try:
+            username = str(json.loads(body or b"{}").get("Username"))
+        except (ValueError, AttributeError):
+            return
+        calls = self._cognito_by_user.get(username, 0)
+        if not calls:
+            self.served.cognito_users += 1
+        self._cognito_by_user[username] = calls + 1
+
     def _send(self, params: dict[str, Any]) -> web.StreamResponse:
         """Append requests to a queue (the harness's producer; SendMessage needs no SDK here)."""
         if self._backlog is None or self._bulk is None:
@@ -469,12 +491,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bulk-queue-file", type=Path, help="the bulk lane's backlog (implies backlog mode)"
     )
+    parser.add_argument(
+        "--cycle-messages",
+        type=int,
+        help="serve a backlog of this many requests whose usernames cycle (instead of a file)",
+    )
+    parser.add_argument(
+        "--cycle-users", type=int, default=1000, help="distinct usernames of --cycle-messages"
+    )
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.cycle_messages is not None and args.queue_file is not None:
+        parser.error("--cycle-messages and --queue-file are two ways to give the one backlog")
     backlog = _lines(args.queue_file) if args.queue_file else None
+    if args.cycle_messages is not None:
+        backlog = cycle_bodies(args.client_id, args.cycle_messages, args.cycle_users)
     bulk = _lines(args.bulk_queue_file) if args.bulk_queue_file else None
     asyncio.run(serve(args.client_id, backlog, args.port, bulk))
     return 0
+
+
+def cycle_username(number: int, users: int) -> str:
+    """The username of a cycled backlog's message ``number``."""
+    return f"storm-user-{number % users:06d}"
+
+
+def cycle_bodies(client_id: str, messages: int, users: int) -> list[str]:
+    """``messages`` requests, message i for user ``i % users``, each with its own RequestId."""
+    if messages < 0 or users < 1:
+        raise ValueError("a cycled backlog needs messages >= 0 and users >= 1")
+    return [
+        json.dumps(
+            {
+                "ClientId": client_id,
+                "Username": cycle_username(number, users),
+                "RequestId": f"storm-{number:09d}",
+            }
+        )
+        for number in range(messages)
+    ]
 
 
 def _lines(path: Path) -> list[str]:

@@ -32,6 +32,10 @@ class FakeEndpoint:
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET", "stats")
 
+    async def cognito_users(self) -> dict[str, int]:
+        """Cognito calls per username (backlog mode)."""
+        return {str(k): int(v) for k, v in (await self._call("GET", "cognito_users")).items()}
+
     async def timings(self) -> dict[str, Any]:
         """RequestId -> [queue, enqueued at] and -> [published at, outcome] (backlog mode)."""
         return await self._call("GET", "timings")
@@ -61,20 +65,27 @@ class FakeEndpoint:
 
 
 async def start_fake(
-    children: Children, queue_file: Path | None = None, bulk_queue_file: Path | None = None
+    children: Children,
+    queue_file: Path | None = None,
+    bulk_queue_file: Path | None = None,
+    *,
+    cycle: tuple[int, int] | None = None,
 ) -> FakeEndpoint:
     """A stream of requests, or with ``queue_file`` a finite backlog of those bodies.
 
     ``bulk_queue_file`` fills the bulk lane's queue too (backlog mode, the requests queue empty
-    when ``queue_file`` is not given).
+    when ``queue_file`` is not given). ``cycle = (messages, users)`` is a backlog of that many
+    requests whose usernames cycle through that many users (``bench.fakeaws.cycle_bodies``).
     """
     args = ["-m", "bench.fakeaws", "--client-id", CLIENT_ID]
     if queue_file is not None:
         args += ["--queue-file", str(queue_file)]
+    if cycle is not None:
+        args += ["--cycle-messages", str(cycle[0]), "--cycle-users", str(cycle[1])]
     if bulk_queue_file is not None:
         args += ["--bulk-queue-file", str(bulk_queue_file)]
     child = children.python("fakeaws", *args)
-    port = int((await child.first_json_line())["port"])
+    port = int((await child.first_json_line(within=60.0))["port"])
     return FakeEndpoint(child, f"http://127.0.0.1:{port}")
 
 

@@ -7,6 +7,12 @@ ten messages one ReceiveMessage, one DeleteMessageBatch and one PublishBatch of 
 against the same fake endpoint. Its messages per second and CPU per message are the ceiling the
 worker's figures are divided by.
 
+With ``--duplicates`` it is the floor of a duplicate instead (the duplicate storm item): no
+Cognito call, only per ten messages one ReceiveMessage, one PublishBatch of ten ``duplicate``
+results and one DeleteMessageBatch of what was received. Each task receives, publishes and
+deletes, back to back; a message counts once it is deleted. The queue must not run dry in the
+window (a backlog bigger than the floor drains in it): an empty long poll would wait.
+
 Run as ``python -m bench.floor --seconds S`` with the worker's environment; prints one JSON line.
 """
 
@@ -41,6 +47,33 @@ _RESULT = json.dumps(
     }
 )
 
+# A duplicate's result as the worker renders it (compact JSON, 470 bytes or so): no Cognito
+# call, the first request's outcome and delivery named instead.
+_DUPLICATE_RESULT = json.dumps(
+    {
+        "Outcome": "duplicate",
+        "RequestId": "storm-000001234",
+        "MessageId": "00000000-000000001234",
+        "ClientId": "c" * 27,
+        "Username": "storm-user-000234",
+        "CodeDeliveryDetails": {
+            "Destination": "b***@e***.com",
+            "DeliveryMedium": "EMAIL",
+            "AttributeName": "email",
+        },
+        "Error": None,
+        "Attempts": 0,
+        "ProcessedAt": "2025-01-01T00:00:00.000Z",
+        "Original": {
+            "RequestId": "storm-000000234",
+            "MessageId": "00000000-000000000234",
+            "Outcome": "sent",
+            "ProcessedAt": "2025-01-01T00:00:00.000Z",
+        },
+    },
+    separators=(",", ":"),
+)
+
 
 class Floor:
     def __init__(self, clients: AwsClients, queue_url: str, topic_arn: str, client_id: str):
@@ -63,7 +96,32 @@ class Floor:
                 await self._tenth_of_plumbing()
             self.messages += 1
 
-    async def _tenth_of_plumbing(self) -> None:
+    async def run_duplicates_task(self) -> None:
+        """Receive ten, publish their ten duplicate results, delete them; again."""
+        while True:
+            received = await self._receive()
+            if not received:
+                continue
+            await self._clients.sns.publish_batch(
+                TopicArn=self._topic_arn,
+                PublishBatchRequestEntries=[
+                    {
+                        "Id": str(i),
+                        "Message": _DUPLICATE_RESULT,
+                        "MessageAttributes": {
+                            "outcome": {"DataType": "String", "StringValue": "duplicate"}
+                        },
+                    }
+                    for i in range(len(received))
+                ],
+            )
+            await self._clients.sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(received)],
+            )
+            self.messages += len(received)
+
+    async def _receive(self) -> list[str]:
         received = await self._clients.sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=10,
@@ -72,7 +130,10 @@ class Floor:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        handles = [m["ReceiptHandle"] for m in received.get("Messages", [])]
+        return [m["ReceiptHandle"] for m in received.get("Messages", [])]
+
+    async def _tenth_of_plumbing(self) -> None:
+        handles = await self._receive()
         await self._clients.sqs.delete_message_batch(
             QueueUrl=self._queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)],
@@ -90,11 +151,14 @@ class Floor:
         )
 
 
-async def measure(seconds: float, warmup: float, client_id: str) -> dict[str, float]:
+async def measure(
+    seconds: float, warmup: float, client_id: str, *, duplicates: bool = False
+) -> dict[str, float]:
     settings = load_settings()
     async with AwsClients(settings) as clients:
         floor = Floor(clients, settings.queue_url, settings.result_topic_arn, client_id)
-        tasks = [asyncio.create_task(floor.run_task()) for _ in range(settings.concurrency)]
+        body = floor.run_duplicates_task if duplicates else floor.run_task
+        tasks = [asyncio.create_task(body()) for _ in range(settings.concurrency)]
         try:
             await asyncio.sleep(warmup)
             start_messages, start_cpu, start_wall = (
@@ -123,8 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--client-id", required=True)
+    parser.add_argument(
+        "--duplicates", action="store_true", help="the floor of a duplicate: no Cognito call"
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(measure(args.seconds, args.warmup, args.client_id))
+    result = asyncio.run(
+        measure(args.seconds, args.warmup, args.client_id, duplicates=args.duplicates)
+    )
     print(json.dumps(result), flush=True)
     return 0
 

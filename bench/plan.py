@@ -56,6 +56,13 @@ class Plan:
     scale_out_drain_seconds: float  # backlog = this x quota (the ideal drain time)
     scale_out_replicas: tuple[int, ...]
     scale_out_repeats: int  # ``--repeats N`` sets this too
+    # 10. Duplicate storm: one worker drains a backlog of requests cycling through a few users
+    # (the fake endpoint), then the duplicate floor runs on a fresh fake.
+    storm_messages: int
+    storm_users: int
+    storm_floor_warmup: float
+    storm_floor_seconds: float
+    storm_repeats: int  # ``--repeats N`` sets this too
 
 
 FULL = Plan(
@@ -96,6 +103,12 @@ FULL = Plan(
     scale_out_drain_seconds=17.0,
     scale_out_replicas=(1, 2, 4),
     scale_out_repeats=1,
+    # 50 requests per user, not the scenario's 100: 100,000 take 110 s here (see the doc).
+    storm_messages=50_000,
+    storm_users=1_000,
+    storm_floor_warmup=2.0,
+    storm_floor_seconds=6.0,
+    storm_repeats=1,
 )
 
 QUICK = Plan(
@@ -130,14 +143,28 @@ QUICK = Plan(
     scale_out_drain_seconds=1.5,
     scale_out_replicas=(1, 4),
     scale_out_repeats=1,
+    storm_messages=6_000,
+    storm_users=60,
+    storm_floor_warmup=1.0,
+    storm_floor_seconds=2.0,
+    storm_repeats=1,
 )
 
 
-def plan_for(quick: bool, *, repeats: int | None, steady_seconds: float | None) -> Plan:
+def plan_for(
+    quick: bool,
+    *,
+    repeats: int | None,
+    steady_seconds: float | None,
+    storm_messages: int | None = None,
+) -> Plan:
     plan = QUICK if quick else FULL
+    if storm_messages is not None:
+        plan = replace(plan, storm_messages=storm_messages)
     if repeats is not None:
         plan = replace(plan, repeats=repeats, lanes_repeats=repeats)
         plan = replace(plan, quota_step_repeats=repeats, scale_out_repeats=repeats)
+        plan = replace(plan, storm_repeats=repeats)
     if steady_seconds is not None:
         plan = replace(
             plan,

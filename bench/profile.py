@@ -6,6 +6,10 @@ running (self time), by function (self time), and by function including callees,
 own functions. Idle samples (the event loop waiting in epoll) are left out by py-spy, so shares
 are of busy CPU.
 
+With ``--storm N`` the fake serves the duplicate storm item's backlog instead (N requests cycling
+through ``--storm-users`` users, 99% duplicates at the defaults); sampling starts after the first
+cycles, so it is the duplicates' cost; N must outlast the recording (about 1,000 msg/s here).
+
 py-spy is not a dependency of the project: install it anywhere (``pip install py-spy``) and put it
 on PATH, or pass ``--py-spy PATH``.
 """
@@ -199,10 +203,17 @@ def summarise(stacks: list[tuple[list[Frame], int]], top: int = 25) -> dict[str,
     }
 
 
-async def profile(py_spy: str, seconds: float, rate: int, raw: Path, workdir: Path) -> None:
+async def profile(
+    py_spy: str,
+    seconds: float,
+    rate: int,
+    raw: Path,
+    workdir: Path,
+    storm: tuple[int, int] | None = None,
+) -> None:
     """Record ``seconds`` of the worker under load into ``raw`` (py-spy's folded stacks)."""
     async with Children(workdir, clean_environment()) as children:
-        fake = await start_fake(children)
+        fake = await start_fake(children, cycle=storm)
         worker = await start_worker(
             children, "worker-profile", fake_worker_env(fake.url, concurrency=32)
         )
@@ -253,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="path to py-spy")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     parser.add_argument("--raw", type=Path, help="keep py-spy's folded stacks here")
+    parser.add_argument("--storm", type=int, help="a duplicate storm of this many requests")
+    parser.add_argument("--storm-users", type=int, default=1000, help="users of --storm")
     args = parser.parse_args(argv)
     if not args.py_spy:
         print("py-spy not found: pip install py-spy, or pass --py-spy PATH", file=sys.stderr)
@@ -260,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="resend-profile-"))
     raw = args.raw or workdir / "profile.txt"
     try:
-        asyncio.run(profile(args.py_spy, args.seconds, args.rate, raw, workdir))
+        storm = (args.storm, args.storm_users) if args.storm is not None else None
+        asyncio.run(profile(args.py_spy, args.seconds, args.rate, raw, workdir, storm))
         summary = summarise(parse_folded(raw.read_text()))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

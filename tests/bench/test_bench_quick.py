@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = {"cpu", "goodput", "latency", "memory", "duplicates", "store_writes", "lanes"}
-ITEMS |= {"quota_step", "scale_out"}
+ITEMS |= {"quota_step", "scale_out", "duplicate_storm"}
 # One figure per item that a working run always measures (a number, whatever its value).
 MEASURED = {
     "cpu": "worker_msgs_per_s",
@@ -27,6 +27,7 @@ MEASURED = {
     "lanes": "b_p95_ms",
     "quota_step": "down_settle_seconds",
     "scale_out": "r1_goodput_fraction",
+    "duplicate_storm": "drain_msgs_per_s",
 }
 
 
@@ -39,7 +40,7 @@ def test_quick_benchmark_runs_every_item(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=600,  # nine items, each a few seconds of work plus its set-up
+        timeout=600,  # ten items, each a few seconds of work plus its set-up
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
 
